@@ -1,0 +1,125 @@
+"""Per-code-point tables that drive the native tokenizer.
+
+Every fact comes from the running interpreter (`unicodedata`, `str.lower`, `str.isspace`), exactly as BERT's
+reference `tokenization.py` asks the interpreter, so wptk and the reference agree on the same Python.
+Tables are built once per process (about 0.3 s) and shared by all tokenizers.
+"""
+import functools
+import unicodedata
+
+import numpy as np
+
+N_CODE_POINTS = 0x110000
+
+# Bits of the `flags` table (mirrored in wptk/_native/tokenizer.pyx).
+F_DELETE = 1 << 0       # removed by _clean_text: U+0000, U+FFFD, Cc/Cf except \t \n \r
+F_WS = 1 << 1           # _is_whitespace: mapped to " " by _clean_text
+F_CJK = 1 << 2          # _is_chinese_char: surrounded by spaces
+F_PUNCT = 1 << 3        # _is_punctuation: split off as its own token
+F_SPACE = 1 << 4        # str.isspace(): splits in whitespace_tokenize
+F_CASED = 1 << 5        # ends the final-sigma scan as a cased letter (Unicode Cased, not Case_Ignorable)
+F_CASE_IGNORABLE = 1 << 6  # skipped by the final-sigma scan
+F_MN = 1 << 7           # category Mn: dropped by _run_strip_accents
+F_REORDER = 1 << 8      # not Mn but canonical combining class != 0: NFD may reorder it
+F_MAPPED = 1 << 9       # the mode's normalization changes this code point (see `normalization`)
+
+# Code-point ranges of _is_chinese_char in the reference.
+CJK_RANGES = (
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+)
+_ASCII_PUNCT = [(33, 47), (58, 64), (91, 96), (123, 126)]
+_UNASSIGNED = ("Cn", "Co", "Cs")
+
+
+@functools.lru_cache(maxsize=None)
+def assigned_code_points():
+    """Code points whose category is not Cn/Co/Cs; all others have no property the tokenizer uses."""
+    cps = []
+    for cp in range(N_CODE_POINTS):
+        if unicodedata.category(chr(cp)) not in _UNASSIGNED:
+            cps.append(cp)
+    return np.array(cps, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def base_flags():
+    """The mode-independent flags (uint16 per code point)."""
+    flags = np.zeros(N_CODE_POINTS, dtype=np.uint16)
+    sigma = "\u03a3"
+    for cp in assigned_code_points().tolist():
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        f = 0
+        if cat in ("Cc", "Cf") and ch not in "\t\n\r":
+            f |= F_DELETE
+        if ch in " \t\n\r" or cat == "Zs":
+            f |= F_WS
+        if cat[0] == "P":
+            f |= F_PUNCT
+        if ch.isspace():
+            f |= F_SPACE
+        if cat == "Mn":
+            f |= F_MN
+        elif unicodedata.combining(ch):
+            f |= F_REORDER
+        # Python's str.lower() decides the final sigma with the Cased and Case_Ignorable properties,
+        # which unicodedata does not expose; ask lower() itself.
+        stops_cased = (ch + sigma).lower()[-1] == "\u03c2"
+        if stops_cased:
+            f |= F_CASED
+        elif ("A" + ch + sigma).lower()[-1] == "\u03c2":
+            f |= F_CASE_IGNORABLE
+        flags[cp] = f
+    flags[0] |= F_DELETE
+    flags[0xFFFD] |= F_DELETE
+    for lo, hi in _ASCII_PUNCT:
+        flags[lo:hi + 1] |= F_PUNCT
+    for lo, hi in CJK_RANGES:
+        flags[lo:hi + 1] |= F_CJK
+    return flags
+
+
+@functools.lru_cache(maxsize=None)
+def combining_classes():
+    """Canonical combining class (uint8 per code point), for NFD's canonical reordering."""
+    ccc = np.zeros(N_CODE_POINTS, dtype=np.uint8)
+    for cp in assigned_code_points().tolist():
+        ccc[cp] = unicodedata.combining(chr(cp))
+    return ccc
+
+
+def _mapped(ch, lower, nfd):
+    if lower:
+        ch = ch.lower()
+    if nfd:
+        ch = unicodedata.normalize("NFD", ch)
+    return ch
+
+
+@functools.lru_cache(maxsize=None)
+def normalization(lower, strip_accents):
+    """Per-code-point normalization of one mode, before Mn removal.
+
+    Returns (flags, offsets, pool): `flags` is `base_flags()` plus F_MAPPED (and F_REORDER on code points whose
+    mapping contains a reorderable character); for a mapped code point `cp`, `pool[offsets[cp]]` is the length
+    of its mapping and the code points follow. Mapping = NFD(lower(cp)) with the parts the mode asks for; the
+    context-dependent final sigma is handled by the kernel.
+    """
+    flags = base_flags().copy()
+    offsets = np.full(N_CODE_POINTS, -1, dtype=np.int32)
+    pool = [0]
+    if lower or strip_accents:
+        base = base_flags()
+        for cp in assigned_code_points().tolist():
+            ch = chr(cp)
+            out = _mapped(ch, lower, strip_accents)
+            if out == ch:
+                continue
+            flags[cp] |= F_MAPPED
+            if any(base[ord(c)] & F_REORDER for c in out):
+                flags[cp] |= F_REORDER
+            offsets[cp] = len(pool)
+            pool.append(len(out))
+            pool.extend(ord(c) for c in out)
+    return flags, offsets, np.array(pool, dtype=np.uint32)

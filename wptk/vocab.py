@@ -1,0 +1,68 @@
+"""Reading a WordPiece vocabulary exactly as BERT's `load_vocab` does, with clear errors."""
+import collections
+import warnings
+
+from wptk.errors import WptkError
+
+UNK, CLS, SEP, MASK, PAD = "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[PAD]"
+
+
+def load_vocab(vocab_file):
+    """token -> id, where id is the line number and each line is `str.strip()`ped.
+
+    Lines are split on "\\n" only (the Chinese vocab has U+2028 tokens); a token that appears twice keeps its
+    first position in the dict and its last id, as in the reference.
+    """
+    try:
+        with open(vocab_file, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise WptkError(f"cannot read vocab file {vocab_file}: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise WptkError(f"vocab file {vocab_file} is not valid UTF-8 (line {line})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    vocab = collections.OrderedDict()
+    for index, line in enumerate(lines):
+        vocab[line.strip()] = index
+    if not vocab:
+        raise WptkError(f"vocab file {vocab_file} is empty")
+    return vocab
+
+
+def require_tokens(vocab, tokens, vocab_file):
+    """Raises WptkError naming the special tokens the vocab lacks."""
+    missing = [t for t in tokens if t not in vocab]
+    if missing:
+        raise WptkError(f"vocab file {vocab_file} has no {', '.join(missing)} token")
+
+
+def looks_cased(vocab):
+    """True / False when the vocab is evidently cased / uncased, None when it cannot tell."""
+    words = [t for t in vocab if t and not t.startswith("[")]
+    with_upper = sum(1 for t in words if t != t.lower())
+    if with_upper > 0.01 * len(words):
+        return True
+    if len(words) > 1000 and with_upper <= 0.001 * len(words):
+        return False
+    return None
+
+
+def check_case(vocab, do_lower_case, vocab_file):
+    """Warns once when lowercasing meets a cased vocab, or the reverse, as the reference's
+    `validate_case_matches_checkpoint` does from checkpoint names, but by looking at the vocab."""
+    cased = looks_cased(vocab)
+    if cased is True and do_lower_case:
+        warnings.warn(
+            f"{vocab_file} looks like a cased vocab (many tokens have capitals) but do_lower_case=True; "
+            "capitalised pieces will never be produced. Pass do_lower_case=False (CLI: --no-lower) for cased models.",
+            UserWarning, stacklevel=3)
+    elif cased is False and not do_lower_case:
+        warnings.warn(
+            f"{vocab_file} looks like an uncased vocab (no tokens have capitals) but do_lower_case=False; "
+            "capitalised words will split badly. Use do_lower_case=True for uncased models.",
+            UserWarning, stacklevel=3)
