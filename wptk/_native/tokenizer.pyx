@@ -39,6 +39,7 @@ cdef enum:
     F_MAPPED = 1 << 9
 
 cdef enum:
+    POOL_MAX = 8
     CAPITAL_SIGMA = 0x3A3
     SMALL_SIGMA = 0x3C3
     FINAL_SIGMA = 0x3C2
@@ -152,18 +153,47 @@ cdef void out_free(Out* o) noexcept nogil:
     o.n = o.cap = 0
 
 
-cdef struct Scratch:
-    Chars word            # cleaned characters of one whitespace-delimited word
-    Chars norm            # the same word after normalization
+# The pieces of one word: token id and the first and last character of its span, as indices in the word.
+cdef struct Toks:
+    int32_t* ids
+    int32_t* first
+    int32_t* last
+    Py_ssize_t n
+    Py_ssize_t cap
 
 
-cdef void scratch_free(Scratch* s) noexcept nogil:
-    chars_free(&s.word)
-    chars_free(&s.norm)
+cdef int toks_push(Toks* t, int32_t tid, int32_t first, int32_t last) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef void* p
+    if t.n == t.cap:
+        cap = t.cap * 2 if t.cap else 64
+        p = realloc(t.ids, cap * sizeof(int32_t))
+        if p == NULL:
+            return -1
+        t.ids = <int32_t*>p
+        p = realloc(t.first, cap * sizeof(int32_t))
+        if p == NULL:
+            return -1
+        t.first = <int32_t*>p
+        p = realloc(t.last, cap * sizeof(int32_t))
+        if p == NULL:
+            return -1
+        t.last = <int32_t*>p
+        t.cap = cap
+    t.ids[t.n] = tid
+    t.first[t.n] = first
+    t.last[t.n] = last
+    t.n += 1
+    return 0
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The vocabulary as a code-point trie stored in one open-addressing hash table: (node, code point) -> child.
+cdef void toks_free(Toks* t) noexcept nogil:
+    free(t.ids)
+    free(t.first)
+    free(t.last)
+    t.ids = t.first = t.last = NULL
+    t.n = t.cap = 0
+
 
 cdef inline uint64_t edge_key(int32_t node, uint32_t cp) noexcept nogil:
     return (<uint64_t>node << 21) | cp
@@ -173,8 +203,175 @@ cdef inline uint64_t mix(uint64_t k) noexcept nogil:
     k ^= k >> 33
     k *= 0xff51afd7ed558ccdULL
     k ^= k >> 33
+    k *= 0xc4ceb9fe1a85ec53ULL
+    k ^= k >> 33
     return k
 
+
+# A bounded cache from a word's cleaned characters to its pieces; natural text repeats its words, so most words
+# skip normalization and trie walks. It starts small, grows to CACHE_MAX_SLOTS and is cleared when full.
+# Each call path owns its cache (no sharing across threads).
+cdef enum:
+    CACHE_MIN_SLOTS = 1 << 10
+    CACHE_MAX_SLOTS = 1 << 19
+    CACHE_MIN_ARENA = 1 << 14     # uint32 words for keys and values
+    CACHE_MAX_ARENA = 1 << 23
+    CACHE_MAX_WORD = 48           # longer words are not cached
+
+
+cdef struct CacheSlot:
+    uint32_t tag                  # high bits of the key's hash
+    int32_t at                    # arena offset: key_len, key..., n_toks, ids..., first..., last...; -1 = empty
+
+
+cdef struct Cache:
+    CacheSlot* slots
+    uint64_t n_slots
+    uint32_t* arena
+    Py_ssize_t arena_cap
+    Py_ssize_t used
+    Py_ssize_t entries
+
+
+cdef int cache_init(Cache* c) noexcept nogil:
+    c.n_slots = CACHE_MIN_SLOTS
+    c.arena_cap = CACHE_MIN_ARENA
+    c.slots = <CacheSlot*>malloc(c.n_slots * sizeof(CacheSlot))
+    c.arena = <uint32_t*>malloc(c.arena_cap * sizeof(uint32_t))
+    if c.slots == NULL or c.arena == NULL:
+        return -1
+    cache_clear(c)
+    return 0
+
+
+cdef void cache_clear(Cache* c) noexcept nogil:
+    memset(c.slots, 0xFF, c.n_slots * sizeof(CacheSlot))
+    c.used = 0
+    c.entries = 0
+
+
+cdef void cache_free(Cache* c) noexcept nogil:
+    free(c.slots)
+    free(c.arena)
+    c.slots = NULL
+    c.arena = NULL
+
+
+cdef inline uint64_t hash_chars(const uint32_t* cp, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>n
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ cp[i]) * 0x100000001B3ULL
+    return mix(h)
+
+
+cdef inline uint32_t* cache_find(Cache* c, uint64_t h, const uint32_t* cp, Py_ssize_t n) noexcept nogil:
+    """The arena record after the key (n_toks, ids..., first..., last...), or NULL."""
+    cdef uint64_t mask = c.n_slots - 1, slot = h & mask
+    cdef uint32_t tag = <uint32_t>(h >> 32)
+    cdef uint32_t* rec
+    cdef Py_ssize_t i
+    while c.slots[slot].at >= 0:
+        if c.slots[slot].tag == tag:
+            rec = c.arena + c.slots[slot].at
+            if rec[0] == <uint32_t>n:
+                for i in range(n):
+                    if rec[1 + i] != cp[i]:
+                        break
+                else:
+                    return rec + 1 + n
+        slot = (slot + 1) & mask
+    return NULL
+
+
+cdef void cache_insert_slot(Cache* c, uint64_t h, int32_t at) noexcept nogil:
+    cdef uint64_t mask = c.n_slots - 1, slot = h & mask
+    while c.slots[slot].at >= 0:
+        slot = (slot + 1) & mask
+    c.slots[slot].tag = <uint32_t>(h >> 32)
+    c.slots[slot].at = at
+
+
+cdef bint cache_make_room(Cache* c, Py_ssize_t need) noexcept nogil:
+    """Grows the slots or the arena when possible, else clears; False if the record can never fit."""
+    cdef CacheSlot* old
+    cdef uint64_t old_n, i
+    cdef uint32_t* rec
+    cdef void* p
+    if need > CACHE_MAX_ARENA:
+        return False
+    while c.used + need > c.arena_cap:
+        if c.arena_cap >= CACHE_MAX_ARENA:
+            cache_clear(c)
+            break
+        p = realloc(c.arena, 2 * c.arena_cap * sizeof(uint32_t))
+        if p == NULL:
+            cache_clear(c)
+            break
+        c.arena = <uint32_t*>p
+        c.arena_cap *= 2
+    if 2 * (c.entries + 1) > <Py_ssize_t>c.n_slots:
+        if c.n_slots >= CACHE_MAX_SLOTS:
+            cache_clear(c)
+            return True
+        old, old_n = c.slots, c.n_slots
+        c.slots = <CacheSlot*>malloc(2 * old_n * sizeof(CacheSlot))
+        if c.slots == NULL:
+            c.slots = old
+            cache_clear(c)
+            return True
+        c.n_slots = 2 * old_n
+        memset(c.slots, 0xFF, c.n_slots * sizeof(CacheSlot))
+        for i in range(old_n):
+            if old[i].at >= 0:
+                rec = c.arena + old[i].at
+                cache_insert_slot(c, hash_chars(rec + 1, rec[0]), old[i].at)
+        free(old)
+    return True
+
+
+cdef void cache_store(Cache* c, uint64_t h, const uint32_t* cp, Py_ssize_t n, Toks* t) noexcept nogil:
+    cdef Py_ssize_t need = 2 + n + 3 * t.n, i
+    cdef uint32_t* rec
+    if c.slots == NULL or not cache_make_room(c, need):
+        return
+    rec = c.arena + c.used
+    rec[0] = <uint32_t>n
+    for i in range(n):
+        rec[1 + i] = cp[i]
+    rec[1 + n] = <uint32_t>t.n
+    for i in range(t.n):
+        rec[2 + n + i] = <uint32_t>t.ids[i]
+        rec[2 + n + t.n + i] = <uint32_t>t.first[i]
+        rec[2 + n + 2 * t.n + i] = <uint32_t>t.last[i]
+    cache_insert_slot(c, h, <int32_t>c.used)
+    c.used += need
+    c.entries += 1
+
+
+cdef struct Scratch:
+    Chars word            # cleaned characters of one whitespace-delimited word (pos: index in the text)
+    Chars norm            # the word after normalization (pos: index in the word)
+    Toks toks             # the word's pieces
+    Cache cache
+
+
+cdef int scratch_init(Scratch* s, bint with_cache) noexcept nogil:
+    memset(s, 0, sizeof(Scratch))
+    if with_cache:
+        return cache_init(&s.cache)
+    return 0
+
+
+cdef void scratch_free(Scratch* s) noexcept nogil:
+    chars_free(&s.word)
+    chars_free(&s.norm)
+    toks_free(&s.toks)
+    cache_free(&s.cache)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The vocabulary as a code-point trie stored in one open-addressing hash table: (node, code point) -> child.
 
 cdef struct TrieView:
     uint64_t* keys
@@ -258,6 +455,12 @@ cdef class Trie:
         free(self.view.children)
 
 
+cdef _raise(int error):
+    if error == ERR_NO_UNK:
+        raise ValueError("the vocabulary has no [UNK] token, but this text needs one")
+    raise MemoryError()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 cdef class Kernel:
@@ -280,7 +483,8 @@ cdef class Kernel:
     cdef list id_strings
     cdef object unk_token
     cdef object _keep
-    cdef Scratch scratch           # for the calls that hold the GIL
+    cdef Scratch** idle            # idle scratch spaces (word buffers + warm cache), taken one per call
+    cdef int n_idle
 
     def __cinit__(self, flags, map_off, pool, ccc, *, bint clean, bint cjk, bint lower, bint strip_accents,
                   bint punct, Trie trie=None, id_strings=None, int unk_id=-1, unk_token="[UNK]",
@@ -302,10 +506,38 @@ cdef class Kernel:
         self.unk_id = unk_id
         self.unk_token = unk_token
         self.max_chars = max_chars
-        memset(&self.scratch, 0, sizeof(Scratch))
+        self.idle = <Scratch**>malloc(POOL_MAX * sizeof(Scratch*))
+        if self.idle == NULL:
+            raise MemoryError()
+        self.n_idle = 0
 
     def __dealloc__(self):
-        scratch_free(&self.scratch)
+        if self.idle != NULL:
+            while self.n_idle > 0:
+                self.n_idle -= 1
+                scratch_free(self.idle[self.n_idle])
+                free(self.idle[self.n_idle])
+            free(self.idle)
+
+    cdef Scratch* acquire(self) except NULL:
+        """A scratch space for one call (called with the GIL); its cache stays warm across calls."""
+        cdef Scratch* s
+        if self.n_idle > 0:
+            self.n_idle -= 1
+            return self.idle[self.n_idle]
+        s = <Scratch*>malloc(sizeof(Scratch))
+        if s == NULL or scratch_init(s, True) < 0:
+            free(s)
+            raise MemoryError()
+        return s
+
+    cdef void release(self, Scratch* s) noexcept:
+        if self.n_idle < POOL_MAX:
+            self.idle[self.n_idle] = s
+            self.n_idle += 1
+        else:
+            scratch_free(s)
+            free(s)
 
     # -- the per-text loop ----------------------------------------------------------------------------------
 
@@ -338,55 +570,101 @@ cdef class Kernel:
         return self.word(s, out, words)
 
     cdef int word(self, Scratch* s, Out* out, list words) noexcept nogil:
-        """Normalizes the collected word, splits punctuation and emits its pieces; empties the word."""
+        """Turns the collected word into basic tokens (`words`) or pieces (`out`); empties the word."""
         cdef Chars* w = &s.word
-        cdef Chars* src = w
-        cdef Py_ssize_t j, start = 0
-        cdef uint32_t cp
-        cdef uint16_t f
+        cdef uint64_t h = 0
+        cdef uint32_t* hit
+        cdef bint cacheable
+        cdef int rc = 0
         if w.n == 0:
             return 0
-        if self.lower or self.strip:
-            if self.normalize(w, &s.norm) < 0:
+        if words is not None:
+            rc = self.split_word(s, words)
+        else:
+            cacheable = s.cache.slots != NULL and w.n <= CACHE_MAX_WORD
+            if cacheable:
+                h = hash_chars(w.cp, w.n)
+                hit = cache_find(&s.cache, h, w.cp, w.n)
+                if hit != NULL:
+                    rc = self.emit(w, hit[0], <int32_t*>hit + 1, <int32_t*>hit + 1 + hit[0],
+                                   <int32_t*>hit + 1 + 2 * hit[0], out)
+                    w.n = 0
+                    return rc
+            s.toks.n = 0
+            rc = self.split_word(s, None)
+            if rc == 0:
+                if cacheable:
+                    cache_store(&s.cache, h, w.cp, w.n, &s.toks)
+                rc = self.emit(w, s.toks.n, s.toks.ids, s.toks.first, s.toks.last, out)
+        w.n = 0
+        return rc
+
+    cdef int emit(self, Chars* w, Py_ssize_t n, const int32_t* ids, const int32_t* first, const int32_t* last,
+                  Out* out) noexcept nogil:
+        cdef Py_ssize_t i
+        if out_reserve(out, out.n + n) < 0:
+            out.error = ERR_NOMEM
+            return -1
+        for i in range(n):
+            if ids[i] < 0 and out.strict_unk:
+                out.error = ERR_NO_UNK
                 return -1
-            src = &s.norm
-        for j in range(src.n):
-            f = self.flags[src.cp[j]]
+            out.ids[out.n] = ids[i]
+            if out.with_offsets:
+                out.starts[out.n] = w.pos[first[i]]
+                out.ends[out.n] = w.pos[last[i]] + 1
+            out.n += 1
+        return 0
+
+    cdef int split_word(self, Scratch* s, list words) noexcept nogil:
+        """Normalizes s.word into s.norm, then splits punctuation and whitespace into pieces."""
+        cdef Chars* c = &s.norm
+        cdef Py_ssize_t j, start = 0
+        cdef uint16_t f
+        if self.normalize(&s.word, c) < 0:
+            return -1
+        for j in range(c.n):
+            f = self.flags[c.cp[j]]
             if f & F_SPACE:
-                if self.piece(src, start, j, out, words) < 0:
+                if self.piece(s, start, j, words) < 0:
                     return -1
                 start = j + 1
             elif self.punct and f & F_PUNCT:
-                if self.piece(src, start, j, out, words) < 0 or self.piece(src, j, j + 1, out, words) < 0:
+                if self.piece(s, start, j, words) < 0 or self.piece(s, j, j + 1, words) < 0:
                     return -1
                 start = j + 1
-        if self.piece(src, start, src.n, out, words) < 0:
-            return -1
-        w.n = 0
-        return 0
+        return self.piece(s, start, c.n, words)
 
     cdef int normalize(self, Chars* w, Chars* out) noexcept nogil:
         """str.lower() and/or NFD with Mn removed, per character; the final sigma and NFD's canonical
-        reordering are the only context the reference's whole-word calls add, and are handled here."""
+        reordering are the only context the reference's whole-word calls add, and are handled here.
+        out.pos holds the index in `w` of the character each output character came from."""
         cdef Py_ssize_t i, k, n_reorder = 0
         cdef uint32_t cp, m
         cdef uint16_t f
         cdef const uint32_t* seq
         out.n = 0
+        if chars_reserve(out, w.n) < 0:
+            return -1
         for i in range(w.n):
             cp = w.cp[i]
             f = self.flags[cp]
+            if not self.lower and not self.strip:
+                out.cp[out.n] = cp
+                out.pos[out.n] = i
+                out.n += 1
+                continue
             if f & F_REORDER:
                 n_reorder += 1
             if self.lower and cp == CAPITAL_SIGMA:
-                if chars_push(out, FINAL_SIGMA if self.final_sigma(w, i) else SMALL_SIGMA, w.pos[i]) < 0:
+                if chars_push(out, FINAL_SIGMA if self.final_sigma(w, i) else SMALL_SIGMA, i) < 0:
                     return -1
             elif f & F_MAPPED:
                 seq = self.pool + self.map_off[cp]
                 for k in range(1, seq[0] + 1):
-                    if chars_push(out, seq[k], w.pos[i]) < 0:
+                    if chars_push(out, seq[k], i) < 0:
                         return -1
-            elif chars_push(out, cp, w.pos[i]) < 0:
+            elif chars_push(out, cp, i) < 0:
                 return -1
         if self.strip:
             if n_reorder >= 2:
@@ -431,20 +709,19 @@ cdef class Kernel:
             c.cp[j] = cp
             c.pos[j] = pos
 
-    cdef int piece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Out* out, list words) noexcept nogil:
-        """Emits c[a:b]: as one basic token (`words`) or as WordPiece ids (`out`)."""
+    cdef int piece(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
+        """Emits norm[a:b] as one basic token (into `words`) or as WordPiece pieces (into s.toks)."""
         if a >= b:
             return 0
         if words is not None:
             with gil:
-                words.append(PyUnicode_FromKindAndData(4, c.cp + a, b - a))
+                words.append(PyUnicode_FromKindAndData(4, s.norm.cp + a, b - a))
             return 0
-        self.wordpiece(c, a, b, out)
-        return -1 if out.error else 0
+        return self.wordpiece(&s.norm, a, b, &s.toks)
 
-    cdef void wordpiece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Out* out) noexcept nogil:
+    cdef int wordpiece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t) noexcept nogil:
         """Greedy longest-match-first; a word too long or with an unmatched position becomes [UNK]."""
-        cdef Py_ssize_t mark = out.n, s = a, k, best_end
+        cdef Py_ssize_t mark = t.n, s = a, k, best_end
         cdef int32_t node, best_id
         cdef const TrieView* trie = &self.tv
         if b - a <= self.max_chars:
@@ -463,31 +740,32 @@ cdef class Kernel:
                         best_id = trie.values[node]
                 if best_end < 0:
                     break
-                out_push(out, best_id, c.pos[s], c.pos[best_end - 1] + 1)
+                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[best_end - 1]) < 0:
+                    return -1
                 s = best_end
             if s == b:
-                return
-        out.n = mark
-        if self.unk_id < 0 and out.strict_unk:
-            out.error = ERR_NO_UNK
-        out_push(out, self.unk_id, c.pos[a], c.pos[b - 1] + 1)
+                return 0
+        t.n = mark
+        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
 
     # -- Python entry points --------------------------------------------------------------------------------
 
-    cdef int _tokenize_one(self, str text, Out* out, list words) except -1:
+    cdef int _run_one(self, str text, Scratch* s, Out* out, list words) except -1:
         PyUnicode_READY(text)
-        if self.run(PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
-                    &self.scratch, out, words) < 0:
-            raise MemoryError() if out.error != ERR_NO_UNK else ValueError(
-                "the vocabulary has no [UNK] token, but this text needs one")
+        if self.run(PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), s, out, words) < 0:
+            _raise(out.error)
         return 0
 
     def basic_tokenize(self, str text):
         """The words BasicTokenizer returns (no WordPiece)."""
         cdef list words = []
         cdef Out out
+        cdef Scratch* s = self.acquire()
         memset(&out, 0, sizeof(Out))
-        self._tokenize_one(text, &out, words)
+        try:
+            self._run_one(text, s, &out, words)
+        finally:
+            self.release(s)
         return words
 
     def tokenize(self, str text):
@@ -495,17 +773,19 @@ cdef class Kernel:
         cdef Out out
         cdef Py_ssize_t i
         cdef list result
-        cdef object s
+        cdef object tok
+        cdef Scratch* s = self.acquire()
         memset(&out, 0, sizeof(Out))
         try:
-            self._tokenize_one(text, &out, None)
+            self._run_one(text, s, &out, None)
             result = PyList_New(out.n)
             for i in range(out.n):
-                s = self.unk_token if out.ids[i] < 0 else self.id_strings[out.ids[i]]
-                Py_INCREF(s)
-                PyList_SET_ITEM(result, i, s)
+                tok = self.unk_token if out.ids[i] < 0 else self.id_strings[out.ids[i]]
+                Py_INCREF(tok)
+                PyList_SET_ITEM(result, i, tok)
             return result
         finally:
+            self.release(s)
             out_free(&out)
 
     def encode(self, str text, bint offsets=False):
@@ -522,10 +802,9 @@ cdef class Kernel:
         cdef void** datas = <void**>malloc((n + 1) * sizeof(void*))
         cdef Py_ssize_t* lengths = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
         cdef Out out
-        cdef Scratch s
+        cdef Scratch* s = self.acquire()
         cdef int rc = 0
         memset(&out, 0, sizeof(Out))
-        memset(&s, 0, sizeof(Scratch))
         out.with_offsets = offsets
         out.strict_unk = True
         try:
@@ -541,14 +820,12 @@ cdef class Kernel:
                 lengths[t] = PyUnicode_GET_LENGTH(text)
             with nogil:
                 for t in range(n):
-                    if self.run(kinds[t], datas[t], lengths[t], &s, &out, None) < 0:
+                    if self.run(kinds[t], datas[t], lengths[t], s, &out, None) < 0:
                         rc = -1
                         break
                     splits[t + 1] = out.n
             if rc < 0:
-                if out.error == ERR_NO_UNK:
-                    raise ValueError("the vocabulary has no [UNK] token, but this text needs one")
-                raise MemoryError()
+                _raise(out.error)
             ids = np.empty(out.n, dtype=np.int32)
             if out.n:
                 ids[:] = <int32_t[:out.n]>out.ids
@@ -564,4 +841,4 @@ cdef class Kernel:
             free(datas)
             free(lengths)
             out_free(&out)
-            scratch_free(&s)
+            self.release(s)
