@@ -1,0 +1,253 @@
+"""TFRecord files without TensorFlow: an atomic writer and a verifying reader.
+
+Record frame (TFRecord format)::
+
+    uint64 LE  length
+    uint32 LE  masked_crc32c(length bytes)
+    bytes      payload
+    uint32 LE  masked_crc32c(payload)
+
+``RecordWriter`` writes to a hidden temporary file next to the target and renames it into place
+only on a successful ``close()``; on an exception inside ``with`` (or ``abort()``) the temporary
+file is removed, so a reader never sees a partial file under the target name.
+
+CRCs come from the native ``wptk._native.records`` module; without it a (slow) pure-Python
+CRC-32C is used.
+"""
+from __future__ import annotations
+
+import gzip as _gzip
+import itertools
+import os
+import struct
+import zlib
+from typing import Iterator, Optional, Union
+
+try:  # native kernels
+    from wptk._native.records import crc32c as _crc32c
+    from wptk._native.records import frame_record as _frame_record
+    from wptk._native.records import masked_crc32c as _masked_crc32c
+except ImportError:  # pragma: no cover - exercised only without a build
+    _CRC_TABLE = []
+    for _i in range(256):
+        _c = _i
+        for _ in range(8):
+            _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+        _CRC_TABLE.append(_c)
+    del _i, _c
+
+    def _crc32c(data, crc: int = 0) -> int:
+        crc ^= 0xFFFFFFFF
+        table = _CRC_TABLE
+        for b in bytes(data):
+            crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+        return crc ^ 0xFFFFFFFF
+
+    def _masked_crc32c(data) -> int:
+        crc = _crc32c(data)
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    def _frame_record(payload) -> bytes:
+        payload = bytes(payload)
+        head = struct.pack("<Q", len(payload))
+        return b"".join((head, struct.pack("<I", _masked_crc32c(head)), payload,
+                         struct.pack("<I", _masked_crc32c(payload))))
+
+
+__all__ = ["RecordWriter", "read_records", "frame_record", "masked_crc32c", "crc32c"]
+
+crc32c = _crc32c
+masked_crc32c = _masked_crc32c
+frame_record = _frame_record
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_GZIP_LEVEL = 6
+_tmp_counter = itertools.count()
+
+
+class RecordWriter:
+    """Atomically write a (optionally GZIP-compressed) TFRecord file.
+
+    >>> with RecordWriter("out.tfrecord") as w:
+    ...     w.write_framed(frame_examples(...))   # already-framed records
+    ...     w.write(payload)                      # one record, framed here
+
+    Data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory; ``close()`` flushes,
+    fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()`` -- also
+    called when the ``with`` block raises -- deletes the temporary file and leaves any existing
+    ``path`` untouched. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
+    output bytes are reproducible) readable with ``compression_type="GZIP"``.
+    """
+
+    def __init__(self, path: PathLike, gzip: bool = False):
+        self.path = os.path.abspath(os.fspath(path))
+        self.gzip = bool(gzip)
+        directory, name = os.path.split(self.path)
+        if not name:
+            raise ValueError(f"RecordWriter needs a file path, got {path!r}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        while True:
+            tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{next(_tmp_counter)}")
+            try:
+                fd = os.open(tmp, flags, 0o666)  # umask applies, like a plain open()
+            except FileExistsError:
+                continue
+            break
+        self.tmp_path: Optional[str] = tmp
+        self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._out = (_gzip.GzipFile(filename="", mode="wb", fileobj=self._raw,
+                                    compresslevel=_GZIP_LEVEL, mtime=0)
+                     if self.gzip else self._raw)
+        self.records_written = 0   # counts write(); write_framed() chunks are not parsed
+        self.bytes_written = 0     # uncompressed framed bytes
+        self._closed = False
+
+    # -- writing ------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"RecordWriter for {self.path} is closed")
+
+    def write_framed(self, framed: bytes) -> None:
+        """Append bytes that already hold complete TFRecord frames (e.g. from frame_examples)."""
+        self._check_open()
+        self._out.write(framed)
+        self.bytes_written += len(framed)
+
+    def write(self, payload: bytes) -> None:
+        """Frame and append a single record."""
+        self._check_open()
+        rec = _frame_record(payload)
+        self._out.write(rec)
+        self.records_written += 1
+        self.bytes_written += len(rec)
+
+    # -- finishing ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Finish the file: flush, fsync, rename onto ``path``. Idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._out is not self._raw:
+                self._out.close()           # writes the gzip trailer; leaves _raw open
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+            os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self.tmp_path = None
+        _fsync_dir(os.path.dirname(self.path))
+
+    def abort(self) -> None:
+        """Discard everything written; remove the temporary file. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for f in (self._out, self._raw):
+            try:
+                f.close()
+            except Exception:
+                pass
+        tmp, self.tmp_path = self.tmp_path, None
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self):
+        # Never publish a file that was not explicitly closed; just clean up the temp file.
+        if not getattr(self, "_closed", True):
+            try:
+                self.abort()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"RecordWriter({self.path!r}, gzip={self.gzip}) [{state}]"
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_exact(f, n: int) -> bytes:
+    buf = f.read(n)
+    if len(buf) == n or not buf:
+        return buf
+    parts = [buf]
+    got = len(buf)
+    while got < n:
+        chunk = f.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def read_records(path: PathLike, gzip: bool = False) -> Iterator[bytes]:
+    """Yield each record's payload from a TFRecord file, verifying both CRCs.
+
+    Raises ``ValueError`` (message includes the path and byte offset) on a bad CRC, a truncated
+    record or a corrupt GZIP stream.
+    """
+    path = os.fspath(path)
+    f = _gzip.open(path, "rb") if gzip else open(path, "rb", buffering=1 << 20)
+    offset = 0
+    index = 0
+    with f:
+        while True:
+            try:
+                head = _read_exact(f, 12)
+                if not head:
+                    return
+                if len(head) < 12:
+                    raise ValueError(f"{path}: truncated record header at offset {offset} "
+                                     f"(record {index})")
+                (length,) = struct.unpack_from("<Q", head, 0)
+                (len_crc,) = struct.unpack_from("<I", head, 8)
+                if _masked_crc32c(head[:8]) != len_crc:
+                    raise ValueError(f"{path}: corrupted record length at offset {offset} "
+                                     f"(record {index})")
+                body = _read_exact(f, length + 4)
+                if len(body) < length + 4:
+                    raise ValueError(f"{path}: truncated record at offset {offset} "
+                                     f"(record {index}, length {length})")
+            except (_gzip.BadGzipFile, EOFError, zlib.error) as e:
+                raise ValueError(f"{path}: unreadable {'GZIP ' if gzip else ''}stream near "
+                                 f"offset {offset} (record {index}): {e}") from e
+            payload = body[:length]
+            (data_crc,) = struct.unpack_from("<I", body, length)
+            if _masked_crc32c(payload) != data_crc:
+                raise ValueError(f"{path}: corrupted record data at offset {offset} "
+                                 f"(record {index})")
+            yield payload
+            offset += 16 + length
+            index += 1
