@@ -11,8 +11,7 @@ Record frame (TFRecord format)::
 only on a successful ``close()``; on an exception inside ``with`` (or ``abort()``) the temporary
 file is removed, so a reader never sees a partial file under the target name.
 
-CRCs come from the native ``wptk._native.records`` module; without it a (slow) pure-Python
-CRC-32C is used.
+CRCs come from the native ``wptk._native.records`` module.
 """
 from __future__ import annotations
 
@@ -23,36 +22,9 @@ import struct
 import zlib
 from typing import Iterator, Optional, Union
 
-try:  # native kernels
-    from wptk._native.records import crc32c as _crc32c
-    from wptk._native.records import frame_record as _frame_record
-    from wptk._native.records import masked_crc32c as _masked_crc32c
-except ImportError:  # pragma: no cover - exercised only without a build
-    _CRC_TABLE = []
-    for _i in range(256):
-        _c = _i
-        for _ in range(8):
-            _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
-        _CRC_TABLE.append(_c)
-    del _i, _c
-
-    def _crc32c(data, crc: int = 0) -> int:
-        crc ^= 0xFFFFFFFF
-        table = _CRC_TABLE
-        for b in bytes(data):
-            crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-        return crc ^ 0xFFFFFFFF
-
-    def _masked_crc32c(data) -> int:
-        crc = _crc32c(data)
-        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-    def _frame_record(payload) -> bytes:
-        payload = bytes(payload)
-        head = struct.pack("<Q", len(payload))
-        return b"".join((head, struct.pack("<I", _masked_crc32c(head)), payload,
-                         struct.pack("<I", _masked_crc32c(payload))))
-
+from wptk._native.records import crc32c as _crc32c
+from wptk._native.records import frame_record as _frame_record
+from wptk._native.records import masked_crc32c as _masked_crc32c
 
 __all__ = ["RecordWriter", "read_records", "frame_record", "masked_crc32c", "crc32c"]
 

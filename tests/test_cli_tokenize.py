@@ -1,0 +1,121 @@
+"""`wptk tokenize` as a user runs it: outputs, streaming formats, and one-line errors for bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from oracle import require_shared
+
+SMALL_VOCAB = "[PAD]\n[UNK]\nhello\n,\nworld\n!\ncafe\n##s\n"
+
+
+def wptk(*args, stdin=b""):
+    proc = subprocess.run([sys.executable, "-m", "wptk", *args], input=stdin, capture_output=True)
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+@pytest.fixture
+def vocab(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text(SMALL_VOCAB, encoding="utf-8")
+    return str(path)
+
+
+def test_tokens_ids_and_offsets(vocab, tmp_path):
+    code, out, err = wptk("tokenize", "--vocab", vocab, stdin="Hello, World!\n\nCafés x\n".encode())
+    assert code == 0, err
+    assert out.split("\n") == ["hello , world !", "", "cafe ##s [UNK]", ""]
+    code, out, _ = wptk("tokenize", "--vocab", vocab, "--ids", "--offsets", stdin=b"Hello, World!")
+    assert out == "2 3 4 5\t0:5 5:6 7:12 12:13\n"
+
+
+def test_jsonl_in_and_out(vocab, tmp_path):
+    lines = [json.dumps({"text": "Hello\u2028world!"}), json.dumps({"text": "x", "id": 7})]
+    code, out, err = wptk("tokenize", "--vocab", vocab, "--jsonl", "--offsets", stdin="\n".join(lines).encode())
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows == [{"tokens": ["hello", "world", "!"], "ids": [2, 4, 5], "offsets": [[0, 5], [6, 11], [11, 12]]},
+                    {"tokens": ["[UNK]"], "ids": [1], "offsets": [[0, 1]]}]
+    code, _, err = wptk("tokenize", "--vocab", vocab, "--jsonl", stdin=b'{"txt": 1}\n')
+    assert code == 1 and "input line 1" in err and "Traceback" not in err
+
+
+def test_files_and_atomic_output(vocab, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("hello\nworld", encoding="utf-8")
+    b.write_text("!\n", encoding="utf-8")
+    out_file = tmp_path / "out.txt"
+    code, out, err = wptk("tokenize", "--vocab", vocab, str(a), str(b), "-o", str(out_file))
+    assert code == 0 and out == "", err
+    assert out_file.read_text(encoding="utf-8") == "hello\nworld\n!\n"
+    code, _, err = wptk("tokenize", "--vocab", vocab, str(a), str(tmp_path / "missing.txt"), "-o",
+                        str(tmp_path / "never.txt"))
+    assert code == 1 and "missing.txt" in err
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt", "out.txt", "vocab.txt"]
+
+
+def test_invalid_utf8_dropped_and_counted_or_strict(vocab, tmp_path):
+    bad = b"hel\xfflo\nok \xe2\x82\nworld\n"
+    code, out, err = wptk("tokenize", "--vocab", vocab, stdin=bad)
+    assert code == 0
+    assert out.split("\n")[:3] == ["hello", "[UNK]", "world"]
+    assert "dropped 3 invalid UTF-8 byte(s) in 2 line(s)" in err
+    src = tmp_path / "bad.txt"
+    src.write_bytes(bad)
+    code, out, err = wptk("tokenize", "--vocab", vocab, "--errors", "strict", str(src), "-o",
+                          str(tmp_path / "out.txt"))
+    assert code == 1 and f"{src}:1: invalid UTF-8 at byte 3" in err and "Traceback" not in err
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read vocab file"),
+    (b"", "is empty"),
+    (b"hello\nworld\n", "has no [UNK] token"),
+    (b"\xff\xfe[UNK]\n", "not valid UTF-8"),
+])
+def test_bad_vocab_is_one_line_error(tmp_path, content, message):
+    path = tmp_path / "vocab.txt"
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = wptk("tokenize", "--vocab", str(path), stdin=b"hello\n")
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_flags_and_unreadable_input(vocab, tmp_path):
+    code, _, err = wptk("tokenize", "--vocab", vocab, "--errors", "maybe")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = wptk("tokenize", "--vocab", vocab, str(tmp_path))
+    assert code == 1 and "cannot read" in err
+
+
+def test_help_explains_every_flag():
+    code, out, _ = wptk("tokenize", "--help")
+    assert code == 0
+    for flag in ["--vocab", "--no-lower", "--ids", "--jsonl", "--offsets", "--errors", "--output",
+                 "--strip-accents"]:
+        assert flag in out
+    code, out, _ = wptk("--help")
+    assert code == 0 and "tokenize" in out and "create-pretraining-data" in out
+
+
+def test_starting_the_cli_imports_neither_tensorflow_nor_beam():
+    probe = ("import sys, wptk.cli; wptk.cli.build_parser(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'apache_beam')))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_case_mismatch_warning_is_one_line():
+    vocab = require_shared() / "vocab" / "bert-base-cased.vocab.txt"
+    code, out, err = wptk("tokenize", "--vocab", str(vocab), stdin=b"Hello\n")
+    assert code == 0 and out == "hello\n"
+    assert err.startswith("wptk tokenize: warning:") and len(err.strip().splitlines()) == 1
+
+
+def test_demo_runs_on_bundled_sample():
+    code, out, err = wptk("demo")
+    assert code == 0, err
+    assert "WordPiece tokens" in out and "pride and prejudice" in out

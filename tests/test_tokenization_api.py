@@ -1,0 +1,157 @@
+"""The drop-in API: names, arguments and results as in BERT's tokenization.py, plus wptk's extras."""
+import concurrent.futures
+import warnings
+
+import numpy as np
+import pytest
+
+import wptk
+from oracle import require_shared
+
+SMALL_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",", "low",
+               "##er", "##est"]
+
+
+@pytest.fixture
+def small_vocab_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(SMALL_VOCAB) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def write_vocab(tmp_path, data):
+    path = tmp_path / "v.txt"
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_load_vocab_ids_are_line_numbers_and_lines_are_stripped(tmp_path):
+    vocab = wptk.load_vocab(write_vocab(tmp_path, "a\r\n b \nc\u2028d\n\u2028\nx\na".encode("utf-8")))
+    # "\u2028" is not a line break; a duplicate keeps its first position and takes the last id
+    assert list(vocab.items()) == [("a", 5), ("b", 1), ("c\u2028d", 2), ("", 3), ("x", 4)]
+
+
+def test_load_vocab_errors_name_the_problem(tmp_path):
+    with pytest.raises(wptk.WptkError, match="cannot read vocab file"):
+        wptk.load_vocab(str(tmp_path / "missing.txt"))
+    with pytest.raises(wptk.WptkError, match="is empty"):
+        wptk.load_vocab(write_vocab(tmp_path, b""))
+    with pytest.raises(wptk.WptkError, match="not valid UTF-8 \\(line 2\\)"):
+        wptk.load_vocab(write_vocab(tmp_path, b"ok\nbad\xff\n"))
+
+
+def test_wordpiece_tokenizer_greedy_longest_match(small_vocab_file):
+    wp = wptk.WordpieceTokenizer(vocab=wptk.load_vocab(small_vocab_file))
+    assert wp.tokenize("") == []
+    assert wp.tokenize("unwanted running") == ["un", "##want", "##ed", "runn", "##ing"]
+    assert wp.tokenize("unwantedX running") == ["[UNK]", "runn", "##ing"]
+    assert wp.tokenize("lowest,") == ["[UNK]"]  # no punctuation splitting at this stage
+
+
+def test_wordpiece_length_limit_counts_characters():
+    vocab = {"[UNK]": 0, "a": 1, "##a": 2}
+    wp = wptk.WordpieceTokenizer(vocab=vocab)
+    assert wp.tokenize("a" * 200) == ["a"] + ["##a"] * 199
+    assert wp.tokenize("a" * 201) == ["[UNK]"]
+    assert wptk.WordpieceTokenizer(vocab=vocab, max_input_chars_per_word=3).tokenize("aaaa aaa") == \
+        ["[UNK]", "a", "##a", "##a"]
+    assert wptk.WordpieceTokenizer(vocab={"a": 0}, unk_token="<unk>").tokenize("ab a") == ["<unk>", "a"]
+
+
+def test_basic_tokenizer_reference_examples():
+    assert wptk.BasicTokenizer(do_lower_case=True).tokenize(" \tHeLLo!how  \n Are yoU?  ") == \
+        ["hello", "!", "how", "are", "you", "?"]
+    assert wptk.BasicTokenizer(do_lower_case=False).tokenize(" \tHeLLo!how  \n Are yoU?  ") == \
+        ["HeLLo", "!", "how", "Are", "yoU", "?"]
+    assert wptk.BasicTokenizer().tokenize("ah\u535A\u63A8zz") == ["ah", "\u535A", "\u63A8", "zz"]
+    assert wptk.BasicTokenizer().tokenize("H\u00e9llo\u0000\ufffd\u200bW") == ["hellow"]
+
+
+def test_lowercasing_is_pythons_full_case_mapping():
+    basic = wptk.BasicTokenizer(do_lower_case=True, strip_accents=False)
+    for word in ["ΟΔΟΣ", "ΣΑΣ", "Σ", "AΣB", "AΣ'Σ", "İSTANBUL", "ΌΣΟΣ"]:
+        assert basic.tokenize(word) == wptk.BasicTokenizer(do_lower_case=False).tokenize(word.lower())
+
+
+def test_strip_accents_is_its_own_option():
+    assert wptk.BasicTokenizer(do_lower_case=False, strip_accents=True).tokenize("Héllo Wörld") == ["Hello", "World"]
+    assert wptk.BasicTokenizer(do_lower_case=True, strip_accents=False).tokenize("HÉllo") == ["héllo"]
+    assert wptk.BasicTokenizer(do_lower_case=True).tokenize("HÉllo") == ["hello"]
+
+
+def test_full_tokenizer_drop_in(small_vocab_file):
+    tok = wptk.FullTokenizer(small_vocab_file, do_lower_case=True)
+    assert tok.tokenize("UNwanted,running") == ["un", "##want", "##ed", ",", "runn", "##ing"]
+    assert tok.tokenize(b"unwant\xc3\xa9d \xff") == ["un", "##want", "##ed"]
+    assert tok.convert_tokens_to_ids(["un", "##want", "##ed"]) == [7, 4, 5]
+    assert tok.convert_ids_to_tokens([7, 4, 5]) == ["un", "##want", "##ed"]
+    assert tok.inv_vocab[8] == "runn" and tok.vocab["runn"] == 8
+    assert tok.basic_tokenizer.tokenize("Low,") == ["low", ","]
+    assert tok.wordpiece_tokenizer.tokenize("lowest") == ["low", "##est"]
+    with pytest.raises(KeyError):
+        tok.convert_tokens_to_ids(["nope"])
+
+
+def test_encode_batch_shapes_and_types(small_vocab_file):
+    tok = wptk.FullTokenizer(small_vocab_file)
+    ids, splits = tok.encode_batch(["unwanted", "", "lower, lowest"])
+    assert ids.tolist() == [7, 4, 5, 11, 12, 10, 11, 13]
+    assert splits.tolist() == [0, 3, 3, 8]
+    ids, splits = tok.encode_batch([])
+    assert ids.shape == (0,) and splits.tolist() == [0]
+    with pytest.raises(TypeError, match="index 1"):
+        tok.encode_batch(["ok", 3])
+    assert tok.encode("lowest").tolist() == [11, 13]
+
+
+def test_offsets_cover_the_original_characters():
+    vocab = require_shared() / "vocab" / "bert-base-multilingual-cased.vocab.txt"
+    tok = wptk.FullTokenizer(str(vocab), do_lower_case=False)
+    text = "Héllo,\u200b wörld\u00ad! 東京 \x00tokenization"
+    ids, offsets = tok.encode(text, offsets=True)
+    tokens = tok.convert_ids_to_tokens(ids.tolist())
+    assert tokens == tok.tokenize(text)
+    for token, (start, end) in zip(tokens, offsets.tolist()):
+        covered = "".join(c for c in text[start:end] if c not in "\u200b\u00ad\x00")
+        assert token == "[UNK]" or token.removeprefix("##") == covered, (token, text[start:end])
+    assert offsets[0].tolist() == [0, 1] and offsets[-1].tolist()[1] == len(text)
+
+
+def test_missing_unk_is_an_error_only_where_ids_are_needed(tmp_path):
+    path = write_vocab(tmp_path, b"a\n##b\n")
+    tok = wptk.FullTokenizer(path)
+    assert tok.tokenize("ab c") == ["a", "##b", "[UNK]"]
+    assert tok.encode("ab").tolist() == [0, 1]
+    with pytest.raises(ValueError, match="no \\[UNK\\]"):
+        tok.encode_batch(["ab c"])
+
+
+def test_batch_api_is_thread_safe_and_deterministic():
+    vocab = require_shared() / "vocab" / "bert-base-uncased.vocab.txt"
+    tok = wptk.FullTokenizer(str(vocab))
+    corpus = (require_shared() / "corpus" / "en" / "austen.txt").read_text(encoding="utf-8").split("\n")[:40000]
+    expected_ids, expected_splits = tok.encode_batch(corpus)
+    chunks = [corpus[i:i + 5000] for i in range(0, len(corpus), 5000)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(tok.encode_batch, chunks * 3))
+    ids = np.concatenate([r[0] for r in results[:len(chunks)]])
+    assert np.array_equal(ids, expected_ids)
+    for again in range(1, 3):
+        part = results[again * len(chunks):(again + 1) * len(chunks)]
+        assert np.array_equal(np.concatenate([r[0] for r in part]), expected_ids)
+    first = [tok.tokenize(line) for line in corpus[:2000]]
+    assert first == [tok.convert_ids_to_tokens(expected_ids[expected_splits[i]:expected_splits[i + 1]].tolist())
+                     for i in range(2000)]
+
+
+def test_case_mismatch_warns():
+    shared = require_shared() / "vocab"
+    with pytest.warns(UserWarning, match="looks like a cased vocab"):
+        wptk.FullTokenizer(str(shared / "bert-base-cased.vocab.txt"), do_lower_case=True)
+    with pytest.warns(UserWarning, match="looks like an uncased vocab"):
+        wptk.FullTokenizer(str(shared / "bert-base-uncased.vocab.txt"), do_lower_case=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wptk.FullTokenizer(str(shared / "bert-base-cased.vocab.txt"), do_lower_case=False)
+        wptk.FullTokenizer(str(shared / "bert-base-uncased.vocab.txt"), do_lower_case=True)
+        wptk.FullTokenizer(str(shared / "bert-base-chinese.vocab.txt"), do_lower_case=True)

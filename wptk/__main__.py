@@ -1,0 +1,5 @@
+import sys
+
+from wptk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""The `wptk` command line. Starting it imports neither TensorFlow nor Beam."""
+import argparse
+import sys
+
+from wptk.errors import WptkError
+
+DESCRIPTION = """\
+wptk: fast, exact BERT tokenization and pretraining data.
+
+commands:
+  tokenize                  WordPiece-tokenize text, one line in, one line out (BERT's FullTokenizer, exactly)
+  create-pretraining-data   BERT's create_pretraining_data.py, same flags, same records, much faster
+  demo                      run the main job on the bundled sample text
+
+Run `wptk COMMAND --help` for the flags of a command.
+"""
+
+
+def _commands():
+    """name -> module with `add_arguments(parser)` and `run(args)`; imported only when used."""
+    from wptk import cmd_demo, cmd_pretraining, cmd_tokenize
+    return {"tokenize": cmd_tokenize, "create-pretraining-data": cmd_pretraining, "demo": cmd_demo}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="wptk", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from wptk import __version__
+    parser.add_argument("--version", action="version", version=f"wptk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in _commands().items():
+        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "create-pretraining-data":
+        from wptk.cmd_pretraining import normalize_absl_argv
+        argv = [argv[0]] + normalize_absl_argv(argv[1:])
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except WptkError as e:
+        print(f"wptk {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"wptk {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Reading text lines the way the reference does, writing files atomically, and progress on stderr."""
+import os
+import sys
+import tempfile
+import time
+
+from wptk.errors import WptkError
+
+
+class Utf8Decoder:
+    """Decodes lines as the reference does (invalid bytes dropped) while counting what was dropped;
+    with `strict`, invalid UTF-8 is an error naming the file and line."""
+
+    def __init__(self, strict=False):
+        self.strict = strict
+        self.dropped_bytes = 0
+        self.bad_lines = 0
+
+    def decode(self, raw, where):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if self.strict:
+                raise WptkError(f"{where}: invalid UTF-8 at byte {e.start} of the line") from None
+        text = raw.decode("utf-8", "ignore")
+        self.dropped_bytes += len(raw) - len(text.encode("utf-8"))
+        self.bad_lines += 1
+        return text
+
+    def report(self, stream=None):
+        """One line on stderr when bytes were dropped."""
+        if self.dropped_bytes:
+            print(f"wptk: dropped {self.dropped_bytes} invalid UTF-8 byte(s) in {self.bad_lines} line(s), as the "
+                  "reference does (use --errors strict to fail instead)", file=stream or sys.stderr)
+
+
+def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
+    """Yields the lines of a file ('-' = stdin) split on "\\n" only, without the "\\n", decoded by `decoder`.
+
+    Streams in chunks, so memory stays constant whatever the file size.
+    """
+    name = "<stdin>" if path == "-" else path
+    try:
+        f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    except OSError as e:
+        raise WptkError(f"cannot read {name}: {e.strerror or e}") from None
+    try:
+        rest = b""
+        number = 0
+        while True:
+            try:
+                chunk = f.read(chunk_size)
+            except OSError as e:
+                raise WptkError(f"cannot read {name}: {e.strerror or e}") from None
+            if progress is not None:
+                progress.advance(len(chunk))
+            if not chunk:
+                break
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            for raw in parts:
+                number += 1
+                yield decoder.decode(raw, f"{name}:{number}")
+        if rest:
+            yield decoder.decode(rest, f"{name}:{number + 1}")
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+class AtomicFile:
+    """A file written under a temporary name in the target directory and renamed into place on success;
+    on failure the temporary file is removed, so no partial output ever exists under the target name."""
+
+    def __init__(self, path, mode="wb"):
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise WptkError(f"output directory does not exist: {os.path.dirname(path) or '.'}")
+        fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        self.file = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
+
+    def __enter__(self):
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+    def commit(self):
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self):
+        self.file.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+class Progress:
+    """A one-line progress display on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, label, total=None, unit="B", stream=None, enabled=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.label, self.total, self.unit = label, total, unit
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def advance(self, n):
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.2:
+            self.last = now
+            self._draw(now)
+
+    def _draw(self, now):
+        rate = self.done / max(now - self.start, 1e-9)
+        if self.unit == "B":
+            text = f"{self.done / 1e6:.1f} MB, {rate / 1e6:.1f} MB/s"
+            pct = f"{100 * self.done / self.total:5.1f}% " if self.total else ""
+        else:
+            text = f"{self.done:,} {self.unit}, {rate:,.0f}/s"
+            pct = f"{100 * self.done / self.total:5.1f}% " if self.total else ""
+        self.stream.write(f"\r{self.label}: {pct}{text}\x1b[K")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
