@@ -31,8 +31,6 @@ cdef class CompatRandom:
     ``_randbelow``) and shuffle(); other ``random.Random`` methods are absent.
     """
 
-    cdef MT _s
-
     def __init__(self, seed):
         self.seed(seed)
 

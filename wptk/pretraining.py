@@ -1,0 +1,288 @@
+"""BERT pretraining data, step by step: read documents, build instances, mask, serialize, write.
+
+Each step is usable alone and works on any subset of documents with any seed; data stays in numpy arrays
+(token ids, sentence and document offsets, compact instance records), never in lists of Python strings.
+With the same input, vocab, flags and seed, `create_pretraining_data` writes the records that google-research/bert's
+create_pretraining_data.py writes, in the same order.
+
+    docs = read_documents(["corpus.txt"], tokenizer)
+    instances = create_instances(docs, tokenizer, PretrainingConfig(random_seed=1))
+    write_instances(docs, instances, ["out.tfrecord"], tokenizer, config)
+"""
+import dataclasses
+import glob
+import itertools
+import os
+import time
+
+import numpy as np
+
+from wptk._native.instances import InstanceBuilder, materialize
+from wptk._native.pyrandom import CompatRandom
+from wptk._native.records import frame_examples
+from wptk.errors import WptkError
+from wptk.tfrecord import RecordWriter
+from wptk.textio import Progress, Utf8Decoder, read_lines
+from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
+
+LINES_PER_BATCH = 8192
+INSTANCES_PER_BATCH = 4096
+DOCUMENTS_PER_STEP = 2000       # progress granularity while building
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingConfig:
+    """The reference's flags, with its defaults."""
+    max_seq_length: int = 128
+    max_predictions_per_seq: int = 20
+    random_seed: int = 12345
+    dupe_factor: int = 10
+    masked_lm_prob: float = 0.15
+    short_seq_prob: float = 0.1
+    do_whole_word_mask: bool = False
+
+    def validate(self):
+        """Raises WptkError for values the reference would crash on or silently misuse."""
+        if self.max_seq_length < 5:
+            raise WptkError(f"max_seq_length={self.max_seq_length} is too small: [CLS] A [SEP] B [SEP] needs "
+                            "at least 5 positions")
+        if self.max_seq_length > 65535:
+            raise WptkError(f"max_seq_length={self.max_seq_length} is too large (at most 65535)")
+        if self.max_predictions_per_seq < 1:
+            raise WptkError(f"max_predictions_per_seq must be positive, got {self.max_predictions_per_seq}")
+        if self.dupe_factor < 1:
+            raise WptkError(f"dupe_factor must be positive, got {self.dupe_factor}")
+        if not 0.0 < self.masked_lm_prob <= 1.0:
+            raise WptkError(f"masked_lm_prob must be in (0, 1], got {self.masked_lm_prob}")
+        if not 0.0 <= self.short_seq_prob <= 1.0:
+            raise WptkError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+
+
+@dataclasses.dataclass
+class Documents:
+    """Sentences of token ids: sentence s is tokens[sentences[s]:sentences[s + 1]], document d is sentences
+    documents[d] to documents[d + 1] - 1. Every document has at least one sentence, every sentence a token."""
+    tokens: np.ndarray      # int32
+    sentences: np.ndarray   # int64, n_sentences + 1
+    documents: np.ndarray   # int64, n_documents + 1
+
+    @property
+    def n_documents(self):
+        return len(self.documents) - 1
+
+    @property
+    def n_sentences(self):
+        return len(self.sentences) - 1
+
+
+def _offsets(lengths):
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def expand_inputs(patterns):
+    """The files of comma-separated glob patterns, each pattern's matches sorted; a pattern that matches
+    nothing is an error (the reference would silently write an empty file)."""
+    files = []
+    for pattern in [p for p in patterns.split(",") if p] if isinstance(patterns, str) else patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise WptkError(f"input file not found: {pattern}")
+        files.extend(matches)
+    return files
+
+
+def documents_from_lines(lines, tokenizer):
+    """Documents from text lines in the reference's input format: one sentence per line, blank lines between
+    documents (a line is blank if `str.strip()` leaves nothing); lines without tokens are skipped; empty
+    documents are dropped."""
+    token_chunks, length_chunks, doc_chunks = [], [], []
+    doc = 0
+    lines = iter(lines)
+    while True:
+        batch = list(itertools.islice(lines, LINES_PER_BATCH))
+        if not batch:
+            break
+        ids, splits = tokenizer.encode_batch(batch)
+        lengths = np.diff(splits)
+        blank = np.fromiter((not line.strip() for line in batch), dtype=bool, count=len(batch))
+        doc_of_line = doc + np.cumsum(blank)
+        doc = int(doc_of_line[-1])
+        keep = lengths > 0
+        token_chunks.append(ids)
+        length_chunks.append(lengths[keep])
+        doc_chunks.append(doc_of_line[keep])
+    if not token_chunks:
+        return Documents(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    tokens = np.concatenate(token_chunks)
+    del token_chunks
+    lengths = np.concatenate(length_chunks)
+    doc_of_sentence = np.concatenate(doc_chunks)
+    starts = np.flatnonzero(np.diff(doc_of_sentence, prepend=-1)) if len(lengths) else np.zeros(0, np.int64)
+    documents = np.append(starts, len(lengths)).astype(np.int64)
+    return Documents(tokens, _offsets(lengths), documents)
+
+
+def read_documents(input_files, tokenizer, decoder=None, progress=None):
+    """Documents of the input files, read in order as one stream (a new file does not start a document)."""
+    decoder = decoder or Utf8Decoder()
+    lines = itertools.chain.from_iterable(read_lines(path, decoder, progress) for path in input_files)
+    return documents_from_lines(lines, tokenizer)
+
+
+@dataclasses.dataclass
+class VocabIds:
+    """What instance building needs from the vocab: special ids, the random-word table, '##' flags."""
+    cls_id: int
+    sep_id: int
+    mask_id: int
+    random_words: np.ndarray    # int32: the id of each vocab word, in the vocab's order (reference: vocab_words)
+    is_subword: np.ndarray      # uint8 per id: the token starts with "##"
+
+    @classmethod
+    def from_vocab(cls, vocab, vocab_file="vocab"):
+        require_tokens(vocab, [CLS, SEP, MASK, UNK], vocab_file)
+        size = max(vocab.values()) + 1
+        is_subword = np.zeros(size, dtype=np.uint8)
+        for token, i in vocab.items():
+            if token.startswith("##"):
+                is_subword[i] = 1
+        return cls(vocab[CLS], vocab[SEP], vocab[MASK], np.fromiter(vocab.values(), np.int32, len(vocab)),
+                   is_subword)
+
+
+@dataclasses.dataclass
+class Instances:
+    """Training instances in the order they are written. Instance i is
+    [CLS] tokens[a_start:a_start+a_len] [SEP] tokens[b_start:b_start+b_len] [SEP] with
+    positions[i, :n_masked[i]] replaced by replacements[i, :n_masked[i]]."""
+    arrays: dict
+    order: np.ndarray       # int64: the final shuffle (row numbers of `arrays`)
+
+    def __len__(self):
+        return len(self.order)
+
+    @property
+    def n_masked_total(self):
+        return int(self.arrays["n_masked_total"])
+
+    @property
+    def n_random_next(self):
+        return int(self.arrays["random_next"].sum())
+
+    @property
+    def n_truncated(self):
+        return int(self.arrays["n_truncated"])
+
+
+def create_instances(docs, vocab_ids, config, rng=None, progress=None):
+    """The reference's create_training_instances after reading: shuffle documents, `dupe_factor` passes of
+    next-sentence pairs with masking, shuffle instances, all from one stream (default: random_seed)."""
+    config.validate()
+    rng = CompatRandom(config.random_seed) if rng is None else rng
+    order = np.arange(docs.n_documents, dtype=np.int64)
+    if len(order):
+        rng.shuffle_array(order)
+    builder = InstanceBuilder(
+        docs.tokens, docs.sentences, docs.documents, order, rng, max_seq_length=config.max_seq_length,
+        short_seq_prob=config.short_seq_prob, masked_lm_prob=config.masked_lm_prob,
+        max_predictions_per_seq=config.max_predictions_per_seq, whole_word_mask=config.do_whole_word_mask,
+        random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id,
+        sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
+    for _ in range(config.dupe_factor):
+        for start in range(0, docs.n_documents, DOCUMENTS_PER_STEP):
+            stop = min(start + DOCUMENTS_PER_STEP, docs.n_documents)
+            builder.add(start, stop)
+            if progress is not None:
+                progress.advance(stop - start)
+    arrays = builder.finish()
+    shuffled = np.arange(len(arrays["a_len"]), dtype=np.int64)
+    if len(shuffled):
+        rng.shuffle_array(shuffled)
+    return Instances(arrays, shuffled)
+
+
+def feature_arrays(docs, instances, rows, vocab_ids, config):
+    """input_ids, lengths, segment-A lengths, masked positions, masked ids (labels), counts and next-sentence
+    labels of the instances at `rows` (row numbers of `instances.arrays`)."""
+    return materialize(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
+                       config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id)
+
+
+def serialize(docs, instances, rows, vocab_ids, config):
+    """TFRecord-framed tf.train.Example bytes of the instances at `rows`, in that order."""
+    return frame_examples(*feature_arrays(docs, instances, rows, vocab_ids, config), config.max_seq_length,
+                          config.max_predictions_per_seq)
+
+
+def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False, progress=None):
+    """Writes all instances in their shuffled order, round-robin over `output_files` as the reference does.
+    Files appear atomically: on any error none of them is left behind."""
+    n_out = len(output_files)
+    writers = []
+    try:
+        for path in output_files:
+            writers.append(RecordWriter(path, gzip=gzip))
+        for start in range(0, len(instances), INSTANCES_PER_BATCH):
+            rows = instances.order[start:start + INSTANCES_PER_BATCH]
+            for f in range(n_out):
+                subset = rows[(f - start) % n_out::n_out]
+                if len(subset):
+                    writers[f].write_framed(serialize(docs, instances, subset, vocab_ids, config))
+            if progress is not None:
+                progress.advance(len(rows))
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
+
+
+def instance_text(docs, instances, row, inv_vocab, vocab_ids, config):
+    """A readable dump of one instance, as the reference logs its first examples."""
+    ids, lengths, seg_a, positions, labels, counts, nsp = feature_arrays(docs, instances, [row], vocab_ids, config)
+    n, a, c = int(lengths[0]), int(seg_a[0]), int(counts[0])
+    tokens = " ".join(inv_vocab.get(int(t), "?") for t in ids[0, :n])
+    return (f"tokens: {tokens}\nsegment_ids: {' '.join(['0'] * a + ['1'] * (n - a))}\n"
+            f"is_random_next: {bool(nsp[0])}\nmasked_lm_positions: {' '.join(map(str, positions[0, :c]))}\n"
+            f"masked_lm_labels: {' '.join(inv_vocab.get(int(t), '?') for t in labels[0, :c])}\n")
+
+
+@dataclasses.dataclass
+class Summary:
+    documents: int
+    sentences: int
+    tokens: int
+    instances: int
+    masked_tokens: int
+    random_next: int
+    truncated: int
+    seconds: float
+    output_files: list
+
+
+def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=False, log_examples=0,
+                            decoder=None, show_progress=None, log=print):
+    """The whole job: the reference's main() with wptk's steps. Returns a Summary."""
+    config.validate()
+    vocab_ids = VocabIds.from_vocab(tokenizer.vocab)
+    start = time.perf_counter()
+    total = sum(os.path.getsize(p) for p in input_files)
+    progress = Progress("reading", total=total, enabled=show_progress)
+    docs = read_documents(input_files, tokenizer, decoder, progress)
+    progress.close()
+    progress = Progress("building", total=docs.n_documents * config.dupe_factor, unit="documents",
+                        enabled=show_progress)
+    instances = create_instances(docs, vocab_ids, config, progress=progress)
+    progress.close()
+    for row in instances.order[:log_examples]:
+        log("*** Example ***\n" + instance_text(docs, instances, row, tokenizer.inv_vocab, vocab_ids, config))
+    progress = Progress("writing", total=len(instances), unit="instances", enabled=show_progress)
+    write_instances(docs, instances, output_files, vocab_ids, config, gzip=gzip, progress=progress)
+    progress.close()
+    return Summary(docs.n_documents, docs.n_sentences, len(docs.tokens), len(instances),
+                   instances.n_masked_total, instances.n_random_next, instances.n_truncated,
+                   time.perf_counter() - start, list(output_files))
