@@ -52,8 +52,8 @@ class PretrainingConfig:
             raise WptkError(f"max_predictions_per_seq must be positive, got {self.max_predictions_per_seq}")
         if self.dupe_factor < 1:
             raise WptkError(f"dupe_factor must be positive, got {self.dupe_factor}")
-        if not 0.0 < self.masked_lm_prob <= 1.0:
-            raise WptkError(f"masked_lm_prob must be in (0, 1], got {self.masked_lm_prob}")
+        if not 0.0 <= self.masked_lm_prob <= 1.0:
+            raise WptkError(f"masked_lm_prob must be in [0, 1], got {self.masked_lm_prob}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise WptkError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
 
@@ -274,6 +274,8 @@ def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=F
     progress = Progress("reading", total=total, enabled=show_progress)
     docs = read_documents(input_files, tokenizer, decoder, progress)
     progress.close()
+    if docs.n_documents == 0:
+        raise WptkError("the input has no documents: every line is blank or has no tokens")
     progress = Progress("building", total=docs.n_documents * config.dupe_factor, unit="documents",
                         enabled=show_progress)
     instances = create_instances(docs, vocab_ids, config, progress=progress)

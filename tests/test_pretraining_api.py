@@ -1,0 +1,82 @@
+"""The importable steps of wptk.pretraining: input format, step-by-step use, and arrays instead of strings."""
+import numpy as np
+import pytest
+
+import wptk
+from oracle import require_shared
+from tf_reading import read_pretraining_records
+from wptk import pretraining as pt
+from wptk._native.pyrandom import CompatRandom
+from wptk.tfrecord import RecordWriter
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "##x", "."]
+
+
+@pytest.fixture
+def tokenizer(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    return wptk.FullTokenizer(str(path))
+
+
+def test_input_format_blank_lines_and_empty_documents(tokenizer):
+    lines = ["a b", "c", "", "  \u2028 ", "", "\x00", "d .", "zzz", "", "", "a"]
+    docs = pt.documents_from_lines(iter(lines), tokenizer)
+    # "\x00" is not blank (strip keeps it) but has no tokens; "zzz" is one [UNK] token
+    assert docs.tokens.tolist() == [5, 6, 7, 8, 10, 1, 5]
+    assert docs.sentences.tolist() == [0, 2, 3, 5, 6, 7]
+    assert docs.documents.tolist() == [0, 2, 4, 5]
+    assert docs.tokens.dtype == np.int32 and docs.n_documents == 3 and docs.n_sentences == 5
+
+
+def test_a_new_file_does_not_start_a_document(tmp_path, tokenizer):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "1.txt").write_text("a\nb", encoding="utf-8")
+    (tmp_path / "in" / "2.txt").write_text("c\n\nd\n", encoding="utf-8")
+    files = pt.expand_inputs(f"{tmp_path}/in/*.txt")
+    assert [f.rsplit("/", 1)[1] for f in files] == ["1.txt", "2.txt"]
+    docs = pt.read_documents(files, tokenizer)
+    assert docs.documents.tolist() == [0, 3, 4]
+
+
+def test_lines_are_batched_without_changing_documents(tokenizer, monkeypatch):
+    lines = [("a b" if i % 7 else "") for i in range(100)]
+    whole = pt.documents_from_lines(lines, tokenizer)
+    monkeypatch.setattr(pt, "LINES_PER_BATCH", 3)
+    batched = pt.documents_from_lines(lines, tokenizer)
+    for field in ("tokens", "sentences", "documents"):
+        assert np.array_equal(getattr(whole, field), getattr(batched, field))
+
+
+def test_steps_compose_to_the_whole_job(tmp_path):
+    root = require_shared() / "golden" / "pretraining" / "austen_defaults"
+    tok = wptk.FullTokenizer(str(require_shared() / "vocab" / "bert-base-uncased.vocab.txt"))
+    config = pt.PretrainingConfig()
+    docs = pt.read_documents([str(root / "input.txt")], tok)
+    vocab_ids = pt.VocabIds.from_vocab(tok.vocab)
+    instances = pt.create_instances(docs, vocab_ids, config, rng=CompatRandom(config.random_seed))
+    assert instances.arrays["positions"].dtype == np.uint16 and instances.order.dtype == np.int64
+    with RecordWriter(tmp_path / "steps.tfrecord") as writer:
+        writer.write_framed(pt.serialize(docs, instances, instances.order, vocab_ids, config))
+    expected = read_pretraining_records([root / "expected.tfrecord"], 128, 20)
+    assert read_pretraining_records([tmp_path / "steps.tfrecord"], 128, 20) == expected
+
+
+def test_instances_on_a_document_subset_with_any_seed(tokenizer):
+    lines = []
+    for d in range(6):
+        lines += [" ".join("abcd"[(d + s + k) % 4] for k in range(3 + s)) for s in range(5)] + [""]
+    docs = pt.documents_from_lines(lines, tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    config = pt.PretrainingConfig(max_seq_length=16, dupe_factor=2, max_predictions_per_seq=3)
+    first = pt.create_instances(docs, vocab_ids, config, rng=CompatRandom(7))
+    again = pt.create_instances(docs, vocab_ids, config, rng=CompatRandom(7))
+    other = pt.create_instances(docs, vocab_ids, config, rng=CompatRandom(8))
+    assert np.array_equal(first.order, again.order) and len(first) > 10
+    assert not (np.array_equal(first.arrays["positions"], other.arrays["positions"])
+                and np.array_equal(first.order, other.order))
+    ids, lengths, seg_a, positions, labels, counts, nsp = pt.feature_arrays(docs, first, first.order, vocab_ids,
+                                                                            config)
+    assert (lengths <= 16).all() and (counts >= 1).all() and (counts <= 3).all()
+    assert (ids[:, 0] == vocab_ids.cls_id).all()
+    assert set(np.unique(nsp)) <= {0, 1}

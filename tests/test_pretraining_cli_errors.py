@@ -1,0 +1,106 @@
+"""Bad input to create-pretraining-data: a one-line error naming the problem, non-zero exit, no output file."""
+import pytest
+
+from oracle import require_shared
+from test_cli_tokenize import wptk
+
+GOOD_VOCAB = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\n.\n"
+
+
+@pytest.fixture
+def work(tmp_path):
+    (tmp_path / "in.txt").write_text("The cat sat.\nThe cat sat.\n\nThe cat.\nSat.\n", encoding="utf-8")
+    (tmp_path / "vocab.txt").write_text(GOOD_VOCAB, encoding="utf-8")
+    return tmp_path
+
+
+def run(work, *extra, input_file=None, vocab=None, output=None):
+    return wptk("create-pretraining-data", f"--input_file={input_file or work / 'in.txt'}",
+                f"--output_file={output or work / 'out.tfrecord'}", f"--vocab_file={vocab or work / 'vocab.txt'}",
+                "--quiet", *extra)
+
+
+def assert_clean_failure(work, code, err, message):
+    assert code == 1, err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not list(work.glob("out*")) and not list(work.glob(".out*"))
+
+
+def test_good_input_works(work):
+    code, _, err = run(work)
+    assert code == 0, err
+    assert (work / "out.tfrecord").stat().st_size > 0
+
+
+@pytest.mark.parametrize("vocab_text, message", [
+    (None, "cannot read vocab file"),
+    ("", "is empty"),
+    ("[PAD]\n[UNK]\n[SEP]\n[MASK]\nthe\n", "has no [CLS] token"),
+    ("[PAD]\n[UNK]\n[CLS]\n[MASK]\nthe\n", "has no [SEP] token"),
+    ("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n", "has no [MASK] token"),
+    ("[PAD]\n[CLS]\n[SEP]\n[MASK]\nthe\n", "has no [UNK] token"),
+])
+def test_bad_vocab(work, vocab_text, message):
+    vocab = work / "bad_vocab.txt"
+    if vocab_text is not None:
+        vocab.write_text(vocab_text, encoding="utf-8")
+    code, _, err = run(work, vocab=vocab)
+    assert_clean_failure(work, code, err, message)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--max_seq_length=4", "max_seq_length=4 is too small"),
+    ("--max_predictions_per_seq=0", "max_predictions_per_seq must be positive"),
+    ("--max_predictions_per_seq=-3", "max_predictions_per_seq must be positive"),
+    ("--dupe_factor=0", "dupe_factor must be positive"),
+    ("--masked_lm_prob=1.5", "masked_lm_prob must be in [0, 1]"),
+    ("--short_seq_prob=-0.1", "short_seq_prob must be in [0, 1]"),
+    ("--log_examples=-1", "--log_examples must be >= 0"),
+])
+def test_bad_flag_values(work, flag, message):
+    code, _, err = run(work, flag)
+    assert_clean_failure(work, code, err, message)
+
+
+def test_unparseable_flags_are_usage_errors(work):
+    code, _, err = run(work, "--max_seq_length=abc")
+    assert code == 2 and "invalid int value" in err
+    code, _, err = run(work, "--do_lower_case=maybe")
+    assert code == 2 and "invalid boolean value" in err
+
+
+def test_inputs_and_outputs(work):
+    code, _, err = run(work, input_file=work / "nothing*.txt")
+    assert_clean_failure(work, code, err, "input file not found")
+    code, _, err = run(work, output=work / "missing_dir" / "out.tfrecord")
+    assert_clean_failure(work, code, err, "output directory does not exist")
+    (work / "blank.txt").write_text("\n \n\x00\n", encoding="utf-8")
+    code, _, err = run(work, input_file=work / "blank.txt")
+    assert_clean_failure(work, code, err, "the input has no documents")
+
+
+def test_invalid_utf8_is_dropped_and_counted_or_strict(work):
+    (work / "bad.txt").write_bytes(b"The c\xffat sat.\nThe cat sat.\n\nThe cat.\n")
+    code, _, err = run(work, input_file=work / "bad.txt")
+    assert code == 0 and "dropped 1 invalid UTF-8 byte(s) in 1 line(s)" in err
+    (work / "out.tfrecord").unlink()
+    code, _, err = run(work, "--errors=strict", input_file=work / "bad.txt")
+    assert_clean_failure(work, code, err, "bad.txt:1: invalid UTF-8 at byte 5")
+
+
+def test_help_lists_reference_flags():
+    code, out, _ = wptk("create-pretraining-data", "--help")
+    assert code == 0
+    for flag in ["--input_file", "--output_file", "--vocab_file", "--do_lower_case", "--do_whole_word_mask",
+                 "--max_seq_length", "--max_predictions_per_seq", "--random_seed", "--dupe_factor",
+                 "--masked_lm_prob", "--short_seq_prob", "--gzip", "--log_examples"]:
+        assert flag in out
+
+
+def test_log_examples_and_summary(work):
+    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
+                        f"--output_file={work / 'out.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}",
+                        "--log_examples=2", "--dupe_factor=1")
+    assert code == 0, err
+    assert err.count("*** Example ***") == 2 and "tokens: [CLS]" in err and "masked_lm_labels:" in err
+    assert "2 documents, 4 sentences" in err and "instances" in err

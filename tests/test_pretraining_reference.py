@@ -1,0 +1,103 @@
+"""Differential tests against the reference create_pretraining_data (PyPI bert-tensorflow) on generated corpora:
+control characters, blank-line runs, single-document corpora, tiny sequence lengths, many seeds."""
+import random
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import wptk
+from oracle import require_shared
+from wptk import pretraining as pt
+
+WORDS = ["the", "Cat", "sat", "on", "a", "mat", ",", "unbelievable", "naïve", "Σοφία", "東京", "x\u0000y",
+         "\u200b", "\t", "don't", "e.g.", "##", "[MASK]", "zzqx", "ÅNGSTRÖM"]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from absl import flags
+    from bert import create_pretraining_data as ref
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(["x"])
+    return ref
+
+
+@pytest.fixture(scope="module")
+def uncased():
+    vocab = require_shared() / "vocab" / "bert-base-uncased.vocab.txt"
+    from oracle import reference_tokenizer
+    return str(vocab), wptk.FullTokenizer(str(vocab)), reference_tokenizer(vocab, True)
+
+
+def reference_instances(ref, ref_tokenizer, path, config):
+    rng = random.Random(config.random_seed)
+    return ref.create_training_instances([str(path)], ref_tokenizer, config.max_seq_length, config.dupe_factor,
+                                         config.short_seq_prob, config.masked_lm_prob,
+                                         config.max_predictions_per_seq, rng)
+
+
+def our_instances(tokenizer, path, config):
+    docs = pt.read_documents([str(path)], tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    instances = pt.create_instances(docs, vocab_ids, config)
+    out = []
+    for row in instances.order:
+        ids, lengths, seg_a, positions, labels, counts, nsp = pt.feature_arrays(docs, instances, [row], vocab_ids,
+                                                                                config)
+        n, a, c = int(lengths[0]), int(seg_a[0]), int(counts[0])
+        out.append((tokenizer.convert_ids_to_tokens(ids[0, :n].tolist()), [0] * a + [1] * (n - a),
+                    bool(nsp[0]), positions[0, :c].tolist(), tokenizer.convert_ids_to_tokens(labels[0, :c].tolist())))
+    return out
+
+
+def as_tuples(instances):
+    return [(i.tokens, list(i.segment_ids), i.is_random_next, list(i.masked_lm_positions),
+             list(i.masked_lm_labels)) for i in instances]
+
+
+corpus = st.lists(  # documents of sentences of words, with blank / whitespace / control-only lines between
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=30).map(" ".join), min_size=0, max_size=12),
+    min_size=1, max_size=8)
+separators = st.sampled_from(["\n", "\n\n", "\n  \n", "\n\u2028\n", "\n\x00\n", "\r\n\r\n"])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(docs=corpus, sep=separators, seed=st.integers(0, 2**40), seq=st.sampled_from([5, 6, 9, 16, 40, 128]),
+       pred=st.integers(1, 25), dupe=st.integers(1, 3), short=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+       prob=st.sampled_from([0.0, 0.15, 0.5, 1.0]))
+def test_instances_equal_reference(tmp_path_factory, reference, uncased, docs, sep, seed, seq, pred, dupe, short,
+                                   prob):
+    _, tokenizer, ref_tokenizer = uncased
+    path = tmp_path_factory.mktemp("corpus") / "input.txt"
+    path.write_text(sep.join("\n".join(d) for d in docs), encoding="utf-8")
+    config = pt.PretrainingConfig(max_seq_length=seq, max_predictions_per_seq=pred, random_seed=seed,
+                                  dupe_factor=dupe, masked_lm_prob=prob, short_seq_prob=short)
+    assert our_instances(tokenizer, path, config) == as_tuples(reference_instances(reference, ref_tokenizer, path,
+                                                                                   config))
+
+
+@pytest.mark.parametrize("text", [
+    "One single document.\nWith three sentences.\nAnd no blank line.",   # random next from itself
+    "only one sentence in the only document",
+    "\n\n\nfirst\n\n\n\nsecond document\nhas two\n\n",
+])
+def test_edge_corpora_equal_reference(tmp_path, reference, uncased, text):
+    _, tokenizer, ref_tokenizer = uncased
+    path = tmp_path / "input.txt"
+    path.write_text(text, encoding="utf-8")
+    for seed in range(20):
+        config = pt.PretrainingConfig(random_seed=seed, max_seq_length=12, dupe_factor=2)
+        assert our_instances(tokenizer, path, config) == as_tuples(
+            reference_instances(reference, ref_tokenizer, path, config))
+
+
+def test_austen_slice_equals_reference(tmp_path, reference, uncased):
+    _, tokenizer, ref_tokenizer = uncased
+    lines = (require_shared() / "corpus" / "en" / "austen.txt").read_text(encoding="utf-8").split("\n")
+    path = tmp_path / "input.txt"
+    path.write_text("\n".join(lines[20000:21500]), encoding="utf-8")
+    config = pt.PretrainingConfig(random_seed=3, dupe_factor=2)
+    assert our_instances(tokenizer, path, config) == as_tuples(
+        reference_instances(reference, ref_tokenizer, path, config))
