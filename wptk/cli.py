@@ -5,21 +5,15 @@ import sys
 from wptk.errors import WptkError
 
 DESCRIPTION = """\
-wptk: fast, exact BERT tokenization and pretraining data.
-
-commands:
-  tokenize                  WordPiece-tokenize text, one line in, one line out (BERT's FullTokenizer, exactly)
-  create-pretraining-data   BERT's create_pretraining_data.py, same flags, same records, much faster
-  demo                      run the main job on the bundled sample text
-
-Run `wptk COMMAND --help` for the flags of a command.
+wptk: fast, exact BERT tokenization and pretraining data. Run `wptk COMMAND --help` for a command's flags.
 """
 
 
 def _commands():
     """name -> module with `add_arguments(parser)` and `run(args)`; imported only when used."""
-    from wptk import cmd_demo, cmd_pretraining, cmd_tokenize
-    return {"tokenize": cmd_tokenize, "create-pretraining-data": cmd_pretraining, "demo": cmd_demo}
+    from wptk import cmd_demo, cmd_pretraining, cmd_tokenize, cmd_vocab
+    return {"tokenize": cmd_tokenize, "create-pretraining-data": cmd_pretraining, "vocab": cmd_vocab,
+            "demo": cmd_demo}
 
 
 def build_parser():
