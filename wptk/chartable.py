@@ -22,6 +22,20 @@ F_CASE_IGNORABLE = 1 << 6  # skipped by the final-sigma scan
 F_MN = 1 << 7           # category Mn: dropped by _run_strip_accents
 F_REORDER = 1 << 8      # not Mn but canonical combining class != 0: NFD may reorder it
 F_MAPPED = 1 << 9       # the mode's normalization changes this code point (see `normalization`)
+# Multilingual mode only (see docs/multilingual.md):
+F_SOFT = 1 << 10        # kept inside its word but transparent to WordPiece: controls, format characters, joiners,
+                        # Mongolian and variation selectors (matched only where the vocab has pieces with them)
+F_BREAK = 1 << 11       # ZERO WIDTH SPACE: a word boundary
+F_THAI = 1 << 12        # Thai block: segmented with the Thai dictionary
+F_MONGOLIAN = 1 << 13   # Mongolian letters and selectors: U+202F between them starts a suffix word
+F_CLUSTER_CONT = 1 << 14  # Thai: never a word boundary before this character (marks, following vowels)
+F_LEADING = 1 << 15     # Thai: never a word boundary after this character (leading vowels)
+
+ZWSP, NNBSP = 0x200B, 0x202F
+JOINERS_AND_SELECTORS = ([0x200C, 0x200D, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F] + list(range(0xFE00, 0xFE10))
+                         + list(range(0xE0100, 0xE01F0)))
+THAI_FOLLOWING_VOWELS = [0x0E30, 0x0E32, 0x0E33, 0x0E45]
+THAI_LEADING_VOWELS = list(range(0x0E40, 0x0E45))
 
 # Code-point ranges of _is_chinese_char in the reference.
 CJK_RANGES = (
@@ -123,3 +137,24 @@ def normalization(lower, strip_accents):
             pool.append(len(out))
             pool.extend(ord(c) for c in out)
     return flags, offsets, np.array(pool, dtype=np.uint32)
+
+
+@functools.lru_cache(maxsize=None)
+def multilingual_flags():
+    """`base_flags()` plus the multilingual bits."""
+    flags = base_flags().copy()
+    soft = (flags & F_DELETE) != 0
+    soft[JOINERS_AND_SELECTORS] = True
+    soft[ZWSP] = False
+    flags[soft] |= F_SOFT
+    flags[ZWSP] |= F_BREAK
+    thai = np.arange(0x0E00, 0x0E80)
+    assigned = np.isin(thai, assigned_code_points())
+    flags[thai[assigned]] |= F_THAI
+    flags[[cp for cp in thai[assigned].tolist() if flags[cp] & F_MN]] |= F_CLUSTER_CONT
+    flags[THAI_FOLLOWING_VOWELS] |= F_CLUSTER_CONT
+    flags[THAI_LEADING_VOWELS] |= F_LEADING
+    for cp in range(0x1800, 0x18B0):
+        if unicodedata.category(chr(cp)) in ("Lo", "Lm", "Mn", "Cf"):
+            flags[cp] |= F_MONGOLIAN
+    return flags

@@ -3,13 +3,14 @@
 `import wptk` instead of `import tokenization`: the names, arguments and results are the reference's.
 """
 import functools
+import os
 
 from wptk import chartable
 from wptk._native.tokenizer import Kernel, Trie
 from wptk.vocab import UNK, check_case, load_vocab
 
 __all__ = ["FullTokenizer", "BasicTokenizer", "WordpieceTokenizer", "load_vocab", "convert_to_unicode",
-           "whitespace_tokenize", "convert_by_vocab"]
+           "whitespace_tokenize", "convert_by_vocab", "detokenize"]
 
 
 def convert_to_unicode(text):
@@ -32,16 +33,42 @@ def convert_by_vocab(vocab, items):
 
 
 @functools.lru_cache(maxsize=None)
-def _tables(lower, strip_accents):
+def _tables(lower, strip_accents, multilingual=False):
     flags, offsets, pool = chartable.normalization(lower, strip_accents)
+    if multilingual:
+        flags = chartable.multilingual_flags()
     return flags, offsets, pool, chartable.combining_classes()
 
 
+@functools.lru_cache(maxsize=None)
+def thai_dictionary():
+    """The bundled Thai word list (CC0, from PyThaiNLP) as a trie, for the multilingual mode."""
+    path = os.path.join(os.path.dirname(__file__), "data", "words_th.txt")
+    with open(path, encoding="utf-8") as f:
+        return Trie((word, 0) for word in f.read().split("\n") if word)
+
+
+def _soft_kept(vocab):
+    """The soft characters (joiners, selectors, U+202F) that some vocab piece contains: WordPiece matches them."""
+    flags = chartable.multilingual_flags()
+    chars = {c for token in vocab for c in token}
+    return [ord(c) for c in chars if flags[ord(c)] & chartable.F_SOFT or ord(c) == chartable.NNBSP]
+
+
 def _kernel(lower=False, strip_accents=False, clean=True, cjk=True, punct=True, trie=None, id_strings=None,
-            unk_id=-1, unk_token=UNK, max_chars=200):
+            unk_id=-1, unk_token=UNK, max_chars=200, multilingual=False, vocab=()):
+    if multilingual:
+        return Kernel(*_tables(False, False, True), clean=True, cjk=True, lower=False, strip_accents=False,
+                      punct=True, trie=trie, id_strings=id_strings, unk_id=unk_id, unk_token=unk_token,
+                      max_chars=max_chars, multilingual=True, thai=thai_dictionary(), soft_kept=_soft_kept(vocab))
     return Kernel(*_tables(bool(lower), bool(strip_accents)), clean=clean, cjk=cjk, lower=lower,
                   strip_accents=strip_accents, punct=punct, trie=trie, id_strings=id_strings, unk_id=unk_id,
                   unk_token=unk_token, max_chars=max_chars)
+
+
+def _check_multilingual(multilingual, strip_accents):
+    if multilingual and strip_accents:
+        raise ValueError("multilingual mode never strips accents (or lowercases, or normalizes)")
 
 
 def _id_strings(vocab):
@@ -53,12 +80,20 @@ def _id_strings(vocab):
 
 
 class BasicTokenizer:
-    """Cleaning, CJK splitting, lowercasing/accent stripping and punctuation splitting."""
+    """Cleaning, CJK splitting, lowercasing/accent stripping and punctuation splitting.
 
-    def __init__(self, do_lower_case=True, strip_accents=None):
-        self.do_lower_case = do_lower_case
-        self.strip_accents = do_lower_case if strip_accents is None else strip_accents
-        self._kernel = _kernel(lower=do_lower_case, strip_accents=self.strip_accents)
+    `multilingual=True` selects the multilingual pre-tokenizer instead (docs/multilingual.md): no lowercasing,
+    accent stripping or normalization (`do_lower_case` is ignored), Thai word segmentation, joiners and
+    selectors kept in their words, Mongolian suffixes split off at U+202F.
+    """
+
+    def __init__(self, do_lower_case=True, strip_accents=None, multilingual=False):
+        _check_multilingual(multilingual, strip_accents)
+        self.multilingual = multilingual
+        self.do_lower_case = do_lower_case and not multilingual
+        self.strip_accents = self.do_lower_case if strip_accents is None else strip_accents
+        self._kernel = _kernel(lower=self.do_lower_case, strip_accents=self.strip_accents,
+                               multilingual=multilingual)
 
     def tokenize(self, text):
         """Tokenizes a piece of text into words and punctuation."""
@@ -88,19 +123,22 @@ class FullTokenizer:
     arrays without per-token Python objects, and character offsets.
     """
 
-    def __init__(self, vocab_file, do_lower_case=True, strip_accents=None):
+    def __init__(self, vocab_file, do_lower_case=True, strip_accents=None, multilingual=False):
+        _check_multilingual(multilingual, strip_accents)
         self.vocab = load_vocab(vocab_file)
         self.inv_vocab = {v: k for k, v in self.vocab.items()}
-        self.do_lower_case = do_lower_case
-        self.strip_accents = do_lower_case if strip_accents is None else strip_accents
-        check_case(self.vocab, do_lower_case, vocab_file)
-        self._kernel = _kernel(lower=do_lower_case, strip_accents=self.strip_accents,
+        self.multilingual = multilingual
+        self.do_lower_case = do_lower_case and not multilingual
+        self.strip_accents = self.do_lower_case if strip_accents is None else strip_accents
+        check_case(self.vocab, self.do_lower_case, vocab_file)
+        self._kernel = _kernel(lower=self.do_lower_case, strip_accents=self.strip_accents,
                                trie=Trie(self.vocab.items()), id_strings=_id_strings(self.vocab),
-                               unk_id=self.vocab.get(UNK, -1))
+                               unk_id=self.vocab.get(UNK, -1), multilingual=multilingual, vocab=self.vocab)
 
     @functools.cached_property
     def basic_tokenizer(self):
-        return BasicTokenizer(do_lower_case=self.do_lower_case, strip_accents=self.strip_accents)
+        return BasicTokenizer(do_lower_case=self.do_lower_case, strip_accents=self.strip_accents,
+                              multilingual=self.multilingual)
 
     @functools.cached_property
     def wordpiece_tokenizer(self):
@@ -129,3 +167,17 @@ class FullTokenizer:
 
     def convert_ids_to_tokens(self, ids):
         return convert_by_vocab(self.inv_vocab, ids)
+
+
+def detokenize(tokens, offsets):
+    """Text rebuilt from WordPiece tokens and their character spans: '##' pieces and tokens whose spans touch
+    are joined, a gap between spans becomes one space. Exact for text whose words are separated by single
+    spaces and that has no [UNK] and no characters WordPiece steps over."""
+    parts = []
+    previous_end = None
+    for token, (start, end) in zip(tokens, offsets):
+        if previous_end is not None and start > previous_end:
+            parts.append(" ")
+        parts.append(token[2:] if token.startswith("##") else token)
+        previous_end = end
+    return "".join(parts)

@@ -37,9 +37,19 @@ cdef enum:
     F_MN = 1 << 7
     F_REORDER = 1 << 8
     F_MAPPED = 1 << 9
+    F_SOFT = 1 << 10
+    F_BREAK = 1 << 11
+    F_THAI = 1 << 12
+    F_MONGOLIAN = 1 << 13
+    F_CLUSTER_CONT = 1 << 14
+    F_LEADING = 1 << 15
 
 cdef enum:
     POOL_MAX = 8
+    NNBSP = 0x202F
+    PENDING = -2          # a token id: characters with no piece, covered by a neighbouring token's span
+    UNKNOWN_COST = 1 << 20
+    MAX_SOFT_KEPT = 64
     CAPITAL_SIGMA = 0x3A3
     SMALL_SIGMA = 0x3C3
     FINAL_SIGMA = 0x3C2
@@ -67,6 +77,8 @@ cdef struct Out:
     bint with_offsets
     bint strict_unk       # ids are wanted, so a missing [UNK] is an error
     int error
+    Py_ssize_t text_start # first token of the current text
+    int64_t pending       # start of characters waiting for the next token's span, or -1
 
 
 cdef int chars_reserve(Chars* c, Py_ssize_t need) noexcept nogil:
@@ -354,6 +366,10 @@ cdef struct Scratch:
     Chars norm            # the word after normalization (pos: index in the word)
     Toks toks             # the word's pieces
     Cache cache
+    int32_t* seg          # Thai segmentation: per position cost, next cut, flags
+    int32_t* seg_next
+    uint8_t* seg_flags
+    Py_ssize_t seg_cap
 
 
 cdef int scratch_init(Scratch* s, bint with_cache) noexcept nogil:
@@ -368,6 +384,29 @@ cdef void scratch_free(Scratch* s) noexcept nogil:
     chars_free(&s.norm)
     toks_free(&s.toks)
     cache_free(&s.cache)
+    free(s.seg)
+    free(s.seg_next)
+    free(s.seg_flags)
+
+
+cdef int seg_reserve(Scratch* s, Py_ssize_t n) noexcept nogil:
+    cdef void* p
+    if n <= s.seg_cap:
+        return 0
+    p = realloc(s.seg, n * sizeof(int32_t))
+    if p == NULL:
+        return -1
+    s.seg = <int32_t*>p
+    p = realloc(s.seg_next, n * sizeof(int32_t))
+    if p == NULL:
+        return -1
+    s.seg_next = <int32_t*>p
+    p = realloc(s.seg_flags, n * sizeof(uint8_t))
+    if p == NULL:
+        return -1
+    s.seg_flags = <uint8_t*>p
+    s.seg_cap = n
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -475,9 +514,13 @@ cdef class Kernel:
     cdef const int32_t* map_off
     cdef const uint32_t* pool
     cdef const uint8_t* ccc
-    cdef bint clean, cjk, lower, strip, punct
+    cdef bint clean, cjk, lower, strip, punct, ml
     cdef Trie trie
     cdef TrieView tv
+    cdef Trie thai                 # multilingual: Thai dictionary (values >= 0 mark word ends)
+    cdef TrieView thai_tv
+    cdef uint32_t soft_kept[MAX_SOFT_KEPT]   # multilingual: soft characters the vocab has pieces with
+    cdef int n_soft_kept
     cdef int32_t unk_id
     cdef Py_ssize_t max_chars
     cdef list id_strings
@@ -488,7 +531,7 @@ cdef class Kernel:
 
     def __cinit__(self, flags, map_off, pool, ccc, *, bint clean, bint cjk, bint lower, bint strip_accents,
                   bint punct, Trie trie=None, id_strings=None, int unk_id=-1, unk_token="[UNK]",
-                  Py_ssize_t max_chars=200):
+                  Py_ssize_t max_chars=200, bint multilingual=False, Trie thai=None, soft_kept=()):
         cdef const uint16_t[::1] f = flags
         cdef const int32_t[::1] m = map_off
         cdef const uint32_t[::1] p = pool
@@ -502,6 +545,14 @@ cdef class Kernel:
         self.trie = trie
         if trie is not None:
             self.tv = trie.view
+        self.ml = multilingual
+        self.thai = thai
+        if thai is not None:
+            self.thai_tv = thai.view
+        soft_kept = sorted(soft_kept)[:MAX_SOFT_KEPT]
+        self.n_soft_kept = len(soft_kept)
+        for i, cp in enumerate(soft_kept):
+            self.soft_kept[i] = cp
         self.id_strings = id_strings
         self.unk_id = unk_id
         self.unk_token = unk_token
@@ -547,6 +598,10 @@ cdef class Kernel:
         cdef uint32_t cp
         cdef uint16_t f
         s.word.n = 0
+        out.text_start = out.n
+        out.pending = -1
+        if self.ml:
+            return self.run_multilingual(kind, data, length, s, out, words)
         for i in range(length):
             cp = PyUnicode_READ(kind, data, i)
             f = self.flags[cp]
@@ -565,6 +620,43 @@ cdef class Kernel:
             if chars_push(&s.word, cp, i) < 0:
                 return -1
             if self.cjk and f & F_CJK:
+                if self.word(s, out, words) < 0:
+                    return -1
+        return self.word(s, out, words)
+
+    cdef int run_multilingual(self, int kind, void* data, Py_ssize_t length, Scratch* s, Out* out,
+                              list words) noexcept nogil:
+        """The multilingual pre-tokenizer's character loop: nothing is deleted (controls, format characters,
+        joiners and selectors stay in their word, transparent to WordPiece), ZERO WIDTH SPACE breaks words,
+        and U+202F between Mongolian letters starts a new (suffix) word that it belongs to."""
+        cdef Py_ssize_t i
+        cdef uint32_t cp
+        cdef uint16_t f
+        for i in range(length):
+            cp = PyUnicode_READ(kind, data, i)
+            f = self.flags[cp]
+            if f & F_BREAK:
+                if self.word(s, out, words) < 0:
+                    return -1
+                continue
+            if f & F_SOFT:
+                if chars_push(&s.word, cp, i) < 0:
+                    return -1
+                continue
+            if f & (F_WS | F_SPACE):
+                if self.word(s, out, words) < 0:
+                    return -1
+                if (cp == NNBSP and i > 0 and i + 1 < length and self.flags[PyUnicode_READ(kind, data, i - 1)]
+                        & F_MONGOLIAN and self.flags[PyUnicode_READ(kind, data, i + 1)] & F_MONGOLIAN):
+                    if chars_push(&s.word, cp, i) < 0:
+                        return -1
+                continue
+            if f & F_CJK:
+                if self.word(s, out, words) < 0:
+                    return -1
+            if chars_push(&s.word, cp, i) < 0:
+                return -1
+            if f & F_CJK:
                 if self.word(s, out, words) < 0:
                     return -1
         return self.word(s, out, words)
@@ -606,13 +698,21 @@ cdef class Kernel:
             out.error = ERR_NOMEM
             return -1
         for i in range(n):
+            if ids[i] == PENDING:       # extend the previous token of this text, or else the next one
+                if out.n > out.text_start:
+                    if out.with_offsets:
+                        out.ends[out.n - 1] = w.pos[last[i]] + 1
+                elif out.pending < 0:
+                    out.pending = w.pos[first[i]]
+                continue
             if ids[i] < 0 and out.strict_unk:
                 out.error = ERR_NO_UNK
                 return -1
             out.ids[out.n] = ids[i]
             if out.with_offsets:
-                out.starts[out.n] = w.pos[first[i]]
+                out.starts[out.n] = w.pos[first[i]] if out.pending < 0 else out.pending
                 out.ends[out.n] = w.pos[last[i]] + 1
+            out.pending = -1
             out.n += 1
         return 0
 
@@ -625,15 +725,88 @@ cdef class Kernel:
             return -1
         for j in range(c.n):
             f = self.flags[c.cp[j]]
-            if f & F_SPACE:
+            if f & F_SPACE and not self.ml:
                 if self.piece(s, start, j, words) < 0:
                     return -1
                 start = j + 1
             elif self.punct and f & F_PUNCT:
-                if self.piece(s, start, j, words) < 0 or self.piece(s, j, j + 1, words) < 0:
+                if self.segment(s, start, j, words) < 0 or self.piece(s, j, j + 1, words) < 0:
                     return -1
                 start = j + 1
-        return self.piece(s, start, c.n, words)
+        return self.segment(s, start, c.n, words)
+
+    cdef int segment(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
+        """Multilingual: splits norm[a:b] into script runs and Thai runs into dictionary words."""
+        cdef Py_ssize_t j, r
+        cdef bint thai
+        if not self.ml or self.thai is None:
+            return self.piece(s, a, b, words)
+        j = a
+        while j < b:
+            thai = (self.flags[s.norm.cp[j]] & F_THAI) != 0
+            r = j + 1
+            while r < b and ((self.flags[s.norm.cp[r]] & F_THAI) != 0) == thai:
+                r += 1
+            if (self.thai_words(s, j, r, words) if thai else self.piece(s, j, r, words)) < 0:
+                return -1
+            j = r
+        return 0
+
+    cdef int thai_words(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
+        """Dictionary segmentation of a Thai run: the fewest unknown stretches, then the fewest words, cutting
+        only between character clusters; an unknown stretch runs up to the next place a known word starts."""
+        cdef Py_ssize_t n = b - a, i, e, j, nxt = n
+        cdef const uint32_t* c = s.norm.cp + a
+        cdef const TrieView* t = &self.thai_tv
+        cdef int32_t node, cost
+        cdef bint long_word
+        if seg_reserve(s, n + 1) < 0:
+            return -1
+        # seg_flags bit 1: a cut may fall here; bit 2: a known word (not just 1-2 consonants) starts here;
+        # bit 4: the step from here is an unknown stretch
+        for i in range(n + 1):
+            s.seg_flags[i] = 1 if (i == 0 or i == n or not (self.flags[c[i]] & F_CLUSTER_CONT
+                                                             or self.flags[c[i - 1]] & F_LEADING)) else 0
+        s.seg[n] = 0
+        s.seg_next[n] = n
+        i = n - 1
+        while i >= 0:
+            s.seg[i] = -1
+            if s.seg_flags[i] & 1:
+                node = t.start_root
+                long_word = False
+                e = i
+                while e < n:
+                    node = trie_child(t, node, c[e])
+                    if node == NO_NODE:
+                        break
+                    if not (0x0E01 <= c[e] <= 0x0E2E):
+                        long_word = True
+                    e += 1
+                    if t.values[node] >= 0 and s.seg_flags[e] & 1 and s.seg[e] >= 0:
+                        if e - i > 2 or long_word:
+                            s.seg_flags[i] |= 2
+                        cost = 1 + s.seg[e]
+                        if s.seg[i] < 0 or cost < s.seg[i]:
+                            s.seg[i] = cost
+                            s.seg_next[i] = <int32_t>e
+                cost = UNKNOWN_COST + s.seg[nxt]
+                if s.seg[i] < 0 or cost < s.seg[i]:
+                    s.seg[i] = cost
+                    s.seg_next[i] = <int32_t>nxt
+                    s.seg_flags[i] |= 4
+                if s.seg_flags[i] & 2:
+                    nxt = i
+            i -= 1
+        i = 0
+        while i < n:
+            j = s.seg_next[i]
+            while s.seg_flags[i] & 4 and j < n and s.seg_flags[j] & 4:   # merge unknown stretches
+                j = s.seg_next[j]
+            if self.piece(s, a + i, a + j, words) < 0:
+                return -1
+            i = j
+        return 0
 
     cdef int normalize(self, Chars* w, Chars* out) noexcept nogil:
         """str.lower() and/or NFD with Mn removed, per character; the final sigma and NFD's canonical
@@ -714,10 +887,74 @@ cdef class Kernel:
         if a >= b:
             return 0
         if words is not None:
+            if self.ml and self.n_real(&s.norm, a, b, True) == 0:
+                return 0
             with gil:
                 words.append(PyUnicode_FromKindAndData(4, s.norm.cp + a, b - a))
             return 0
+        if self.ml:
+            return self.wordpiece_transparent(&s.norm, a, b, &s.toks, False)
         return self.wordpiece(&s.norm, a, b, &s.toks)
+
+    cdef inline bint transparent(self, uint32_t cp, bint all_soft) noexcept nogil:
+        """Multilingual: skipped by WordPiece (soft characters the vocab has no piece with, or all of them)."""
+        cdef int k
+        if not (self.flags[cp] & F_SOFT) and cp != NNBSP:
+            return False
+        if all_soft:
+            return True
+        for k in range(self.n_soft_kept):
+            if self.soft_kept[k] == cp:
+                return False
+        return True
+
+    cdef Py_ssize_t n_real(self, Chars* c, Py_ssize_t a, Py_ssize_t b, bint all_soft) noexcept nogil:
+        cdef Py_ssize_t k, n = 0
+        for k in range(a, b):
+            if not self.transparent(c.cp[k], all_soft):
+                n += 1
+        return n
+
+    cdef int wordpiece_transparent(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t,
+                                   bint all_soft) noexcept nogil:
+        """WordPiece that steps over transparent characters while their spans stay covered; if the vocab's
+        pieces with soft characters leave the word unmatched, it is matched again without them."""
+        cdef Py_ssize_t mark = t.n, s = a, k, e, best_end, n = self.n_real(c, a, b, all_soft)
+        cdef int32_t node, best_id
+        cdef const TrieView* trie = &self.tv
+        if n == 0:
+            return toks_push(t, PENDING, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
+        if n <= self.max_chars:
+            while s < b:
+                node = trie.start_root if t.n == mark else trie.cont_root
+                best_end = -1
+                best_id = -1
+                k = s
+                while k < b:
+                    if self.transparent(c.cp[k], all_soft):
+                        k += 1
+                        continue
+                    node = trie_child(trie, node, c.cp[k])
+                    if node == NO_NODE:
+                        break
+                    k += 1
+                    if trie.values[node] >= 0:
+                        best_end = k
+                        best_id = trie.values[node]
+                if best_end < 0:
+                    break
+                e = best_end
+                if self.n_real(c, e, b, all_soft) == 0:
+                    e = b
+                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[e - 1]) < 0:
+                    return -1
+                s = e
+            if s >= b:
+                return 0
+        t.n = mark
+        if not all_soft and self.n_real(c, a, b, True) < n:
+            return self.wordpiece_transparent(c, a, b, t, True)
+        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
 
     cdef int wordpiece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t) noexcept nogil:
         """Greedy longest-match-first; a word too long or with an unmatched position becomes [UNK]."""
