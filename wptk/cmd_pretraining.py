@@ -19,7 +19,7 @@ example:
       --vocab_file=vocab.txt --do_lower_case=True --max_seq_length=128 --max_predictions_per_seq=20 \\
       --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
 """
-BOOL_FLAGS = ("do_lower_case", "do_whole_word_mask", "gzip")
+BOOL_FLAGS = ("do_lower_case", "do_whole_word_mask", "gzip", "multilingual")
 
 
 def parse_bool(text):
@@ -70,6 +70,8 @@ def add_arguments(p):
     ref.add_argument("--short_seq_prob", type=float, default=0.1,
                      help="probability of creating sequences shorter than the maximum length (default 0.1)")
     extra = p.add_argument_group("wptk extras (off by default, so the default output is the reference's)")
+    extra.add_argument("--multilingual", type=parse_bool, default=False, metavar="BOOL",
+                       help="tokenize in multilingual mode (docs/multilingual.md; --do_lower_case is then ignored)")
     extra.add_argument("--gzip", type=parse_bool, default=False, metavar="BOOL",
                        help='write GZIP-compressed TFRecords (read with compression_type="GZIP")')
     extra.add_argument("--log_examples", type=int, default=0, metavar="N",
@@ -104,7 +106,8 @@ def run(args):
             raise WptkError(f"output directory does not exist: {directory}")
         if os.path.isdir(path):
             raise WptkError(f"output file is a directory: {path}")
-    tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case)
+    tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
+                              multilingual=args.multilingual)
     VocabIds.from_vocab(tokenizer.vocab, args.vocab_file)
     decoder = Utf8Decoder(strict=args.errors == "strict")
     show = None if not args.quiet else False

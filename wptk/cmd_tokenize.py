@@ -33,6 +33,9 @@ def add_arguments(p):
                          help="strip accents (NFD, drop Mn) even with --no-lower")
     accents.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
                          help="keep accents even when lowercasing")
+    p.add_argument("--multilingual", action="store_true",
+                   help="multilingual mode (docs/multilingual.md): no lowercasing or normalization, Thai word "
+                        "segmentation, joiners kept, Mongolian suffixes split, lossless offsets")
     p.add_argument("--ids", action="store_true", help="write token ids instead of tokens")
     p.add_argument("--jsonl", action="store_true",
                    help='read JSON lines {"text": ...}; write {"tokens": [...], "ids": [...]} '
@@ -53,7 +56,10 @@ def run(args):
     from wptk.vocab import UNK, require_tokens
 
     setup_warnings("tokenize")
-    tokenizer = FullTokenizer(args.vocab, do_lower_case=args.lower, strip_accents=args.strip_accents)
+    if args.multilingual and args.strip_accents:
+        raise WptkError("--multilingual never strips accents; drop --strip-accents")
+    tokenizer = FullTokenizer(args.vocab, do_lower_case=args.lower and not args.multilingual,
+                              strip_accents=args.strip_accents, multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [UNK], args.vocab)
     files = args.files or ["-"]
     for path in files:

@@ -754,7 +754,8 @@ cdef class Kernel:
 
     cdef int thai_words(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
         """Dictionary segmentation of a Thai run: the fewest unknown stretches, then the fewest words, cutting
-        only between character clusters; an unknown stretch runs up to the next place a known word starts."""
+        only between character clusters. Where no known word starts, an unknown stretch runs up to the next
+        place one does."""
         cdef Py_ssize_t n = b - a, i, e, j, nxt = n
         cdef const uint32_t* c = s.norm.cp + a
         cdef const TrieView* t = &self.thai_tv
@@ -790,9 +791,8 @@ cdef class Kernel:
                         if s.seg[i] < 0 or cost < s.seg[i]:
                             s.seg[i] = cost
                             s.seg_next[i] = <int32_t>e
-                cost = UNKNOWN_COST + s.seg[nxt]
-                if s.seg[i] < 0 or cost < s.seg[i]:
-                    s.seg[i] = cost
+                if s.seg[i] < 0:            # no known word starts here: an unknown stretch does
+                    s.seg[i] = UNKNOWN_COST + s.seg[nxt]
                     s.seg_next[i] = <int32_t>nxt
                     s.seg_flags[i] |= 4
                 if s.seg_flags[i] & 2:
