@@ -155,11 +155,12 @@ class VocabIds:
 
 @dataclasses.dataclass
 class Instances:
-    """Training instances in the order they are written. Instance i is
-    [CLS] tokens[a_start:a_start+a_len] [SEP] tokens[b_start:b_start+b_len] [SEP] with
-    positions[i, :n_masked[i]] replaced by replacements[i, :n_masked[i]]."""
+    """Training instances in the order they are written. Instance i (a row of `arrays`) is
+    [CLS] tokens[a_start:a_start+a_len] [SEP] tokens[b_start:b_start+b_len] [SEP] with the masked positions
+    positions[i, :n_masked[i]], each replaced by [MASK] (kind 0), kept (1) or replaced by the next of the
+    instance's random words random_ids[random_at[i]:] (2)."""
     arrays: dict
-    order: np.ndarray       # int64: the final shuffle (row numbers of `arrays`)
+    order: np.ndarray       # int32: the final shuffle (row numbers of `arrays`)
 
     def __len__(self):
         return len(self.order)
@@ -198,7 +199,7 @@ def create_instances(docs, vocab_ids, config, rng=None, progress=None):
             if progress is not None:
                 progress.advance(stop - start)
     arrays = builder.finish()
-    shuffled = np.arange(len(arrays["a_len"]), dtype=np.int64)
+    shuffled = np.arange(len(arrays["a_len"]), dtype=np.int32)
     if len(shuffled):
         rng.shuffle_array(shuffled)
     return Instances(arrays, shuffled)
@@ -208,7 +209,8 @@ def feature_arrays(docs, instances, rows, vocab_ids, config):
     """input_ids, lengths, segment-A lengths, masked positions, masked ids (labels), counts and next-sentence
     labels of the instances at `rows` (row numbers of `instances.arrays`)."""
     return materialize(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
-                       config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id)
+                       config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id,
+                       vocab_ids.mask_id)
 
 
 def serialize(docs, instances, rows, vocab_ids, config):

@@ -3,12 +3,12 @@
 
 Draws from the random stream in exactly the order of google-research/bert's create_pretraining_data.py, so the
 same seed gives the same instances. An instance is stored as two token ranges of the corpus (segments A and B)
-plus its masked positions and their replacement ids, about 150 bytes, never as a token list.
+plus its masked positions and how each is replaced, about 90 bytes at the default flags, never as a token list.
 """
 from libc.math cimport nearbyint
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cython.view cimport array as cvarray
 
 import numpy as np
@@ -41,17 +41,37 @@ cdef struct Corpus:
     int64_t n_docs
 
 
+# Instance storage: one column per field, `width` bytes per instance; random replacement ids in their own array.
+cdef enum:
+    C_A_START       # uint32: first token of segment A in the corpus
+    C_A_LEN         # uint16
+    C_B_START       # uint32
+    C_B_LEN         # uint16
+    C_RANDOM_NEXT   # uint8
+    C_N_MASKED      # uint16
+    C_POSITIONS     # uint16 x max_pred: masked positions, sorted
+    C_KINDS         # uint8 x max_pred: KEEP_MASK, KEEP_ORIGINAL or RANDOM_WORD
+    C_RANDOM_AT     # uint32: index of the instance's first random word in `random_ids`
+    N_COLUMNS
+
+cdef enum:
+    MASK_TOKEN = 0
+    KEEP_ORIGINAL = 1
+    RANDOM_WORD = 2
+
+COLUMNS = (("a_start", np.uint32), ("a_len", np.uint16), ("b_start", np.uint32), ("b_len", np.uint16),
+           ("random_next", np.uint8), ("n_masked", np.uint16), ("positions", np.uint16), ("kinds", np.uint8),
+           ("random_at", np.uint32))
+
+
 cdef struct Store:
-    int64_t* a_start
-    int32_t* a_len
-    int64_t* b_start
-    int32_t* b_len
-    int8_t* random_next
-    int16_t* n_masked
-    uint16_t* positions             # max_pred per instance, sorted
-    int32_t* replacements           # the token placed at each masked position
+    char* col[N_COLUMNS]
+    int64_t width[N_COLUMNS]
     int64_t n
     int64_t cap
+    int32_t* random_ids
+    int64_t n_random
+    int64_t cap_random
     int64_t n_truncated
     int64_t n_masked_total
 
@@ -63,43 +83,56 @@ cdef struct Work:
     int32_t* group_len
     int64_t* group_order
     uint16_t* pos
+    uint8_t* kind
     int32_t* rep
 
 
-cdef int store_grow(Store* s, int max_pred) noexcept nogil:
+cdef void store_init(Store* s, int max_pred) noexcept nogil:
+    memset(s, 0, sizeof(Store))
+    s.width[C_A_START] = 4
+    s.width[C_A_LEN] = 2
+    s.width[C_B_START] = 4
+    s.width[C_B_LEN] = 2
+    s.width[C_RANDOM_NEXT] = 1
+    s.width[C_N_MASKED] = 2
+    s.width[C_POSITIONS] = 2 * max_pred
+    s.width[C_KINDS] = max_pred
+    s.width[C_RANDOM_AT] = 4
+
+
+cdef int store_grow(Store* s) noexcept nogil:
     cdef int64_t cap = s.cap * 2 if s.cap else 1024
+    cdef int k
     cdef void* p
-    p = realloc(s.a_start, cap * sizeof(int64_t))
-    if p == NULL: return -1
-    s.a_start = <int64_t*>p
-    p = realloc(s.a_len, cap * sizeof(int32_t))
-    if p == NULL: return -1
-    s.a_len = <int32_t*>p
-    p = realloc(s.b_start, cap * sizeof(int64_t))
-    if p == NULL: return -1
-    s.b_start = <int64_t*>p
-    p = realloc(s.b_len, cap * sizeof(int32_t))
-    if p == NULL: return -1
-    s.b_len = <int32_t*>p
-    p = realloc(s.random_next, cap * sizeof(int8_t))
-    if p == NULL: return -1
-    s.random_next = <int8_t*>p
-    p = realloc(s.n_masked, cap * sizeof(int16_t))
-    if p == NULL: return -1
-    s.n_masked = <int16_t*>p
-    p = realloc(s.positions, cap * max_pred * sizeof(uint16_t) + 1)
-    if p == NULL: return -1
-    s.positions = <uint16_t*>p
-    p = realloc(s.replacements, cap * max_pred * sizeof(int32_t) + 1)
-    if p == NULL: return -1
-    s.replacements = <int32_t*>p
+    for k in range(N_COLUMNS):
+        p = realloc(s.col[k], cap * s.width[k] + 1)
+        if p == NULL:
+            return -1
+        s.col[k] = <char*>p
     s.cap = cap
     return 0
 
 
+cdef int store_random_id(Store* s, int32_t tid) noexcept nogil:
+    cdef void* p
+    if s.n_random == s.cap_random:
+        p = realloc(s.random_ids, (s.cap_random * 2 + 1024) * sizeof(int32_t))
+        if p == NULL:
+            return -1
+        s.random_ids = <int32_t*>p
+        s.cap_random = s.cap_random * 2 + 1024
+    s.random_ids[s.n_random] = tid
+    s.n_random += 1
+    return 0
+
+
 cdef void store_free(Store* s) noexcept nogil:
-    free(s.a_start); free(s.a_len); free(s.b_start); free(s.b_len)
-    free(s.random_next); free(s.n_masked); free(s.positions); free(s.replacements)
+    cdef int k
+    for k in range(N_COLUMNS):
+        free(s.col[k])
+        s.col[k] = NULL
+    free(s.random_ids)
+    s.random_ids = NULL
 
 
 cdef inline int64_t sentence_len(const Corpus* c, int64_t s) noexcept nogil:
@@ -107,9 +140,11 @@ cdef inline int64_t sentence_len(const Corpus* c, int64_t s) noexcept nogil:
 
 
 cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
-    """create_masked_lm_predictions on w.seq[:n]; fills w.pos / w.rep sorted by position; returns the count."""
+    """create_masked_lm_predictions on w.seq[:n]; fills w.pos / w.kind / w.rep sorted by position; returns the
+    count."""
     cdef int i, g, k, k2, n_groups = 0, n_cand = 0, count = 0, to_predict, tok
     cdef int32_t t, rep
+    cdef uint8_t kind
     for i in range(n):
         t = w.seq[i]
         if t == p.cls_id or t == p.sep_id:
@@ -138,19 +173,23 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
             continue
         for i in range(w.group_len[g]):
             tok = w.group_pos[w.group_start[g] + i]
+            rep = 0
             if mt_random(rng) < 0.8:
-                rep = p.mask_id
+                kind = MASK_TOKEN
             elif mt_random(rng) < 0.5:
-                rep = w.seq[tok]
+                kind = KEEP_ORIGINAL
             else:
+                kind = RANDOM_WORD
                 rep = p.random_words[mt_randint(rng, 0, p.n_random_words - 1)]
             # insertion into the position-sorted list
             k2 = count
             while k2 > 0 and w.pos[k2 - 1] > tok:
                 w.pos[k2] = w.pos[k2 - 1]
+                w.kind[k2] = w.kind[k2 - 1]
                 w.rep[k2] = w.rep[k2 - 1]
                 k2 -= 1
             w.pos[k2] = <uint16_t>tok
+            w.kind[k2] = kind
             w.rep[k2] = rep
             count += 1
     return count
@@ -185,16 +224,20 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
     w.seq[n] = p.sep_id
     n += 1
     count = mask_sequence(rng, p, w, n)
-    if s.n == s.cap and store_grow(s, p.max_pred) < 0:
+    if s.n == s.cap and store_grow(s) < 0:
         return -1
-    s.a_start[s.n] = a_start
-    s.a_len[s.n] = <int32_t>a_len
-    s.b_start[s.n] = b_start
-    s.b_len[s.n] = <int32_t>b_len
-    s.random_next[s.n] = random_next
-    s.n_masked[s.n] = <int16_t>count
-    memcpy(s.positions + s.n * p.max_pred, w.pos, count * sizeof(uint16_t))
-    memcpy(s.replacements + s.n * p.max_pred, w.rep, count * sizeof(int32_t))
+    (<uint32_t*>s.col[C_A_START])[s.n] = <uint32_t>a_start
+    (<uint16_t*>s.col[C_A_LEN])[s.n] = <uint16_t>a_len
+    (<uint32_t*>s.col[C_B_START])[s.n] = <uint32_t>b_start
+    (<uint16_t*>s.col[C_B_LEN])[s.n] = <uint16_t>b_len
+    (<uint8_t*>s.col[C_RANDOM_NEXT])[s.n] = random_next
+    (<uint16_t*>s.col[C_N_MASKED])[s.n] = <uint16_t>count
+    (<uint32_t*>s.col[C_RANDOM_AT])[s.n] = <uint32_t>s.n_random
+    memcpy(s.col[C_POSITIONS] + s.n * s.width[C_POSITIONS], w.pos, count * sizeof(uint16_t))
+    memcpy(s.col[C_KINDS] + s.n * s.width[C_KINDS], w.kind, count)
+    for i in range(count):
+        if w.kind[i] == RANDOM_WORD and store_random_id(s, w.rep[i]) < 0:
+            return -1
     s.n += 1
     s.n_truncated += truncated
     s.n_masked_total += count
@@ -272,6 +315,8 @@ cdef class InstanceBuilder:
         cdef int L = max_seq_length, P = max_predictions_per_seq
         if L < 5 or L > 65535:
             raise ValueError("max_seq_length must be between 5 and 65535")
+        if tokens.shape[0] >= 1 << 32:
+            raise ValueError("more than 2**32 tokens in one corpus: split it (the Beam pipeline does)")
         if (P < 0 or random_words.shape[0] == 0 or is_subword.shape[0] == 0
                 or doc_order.shape[0] != documents.shape[0] - 1):
             raise ValueError("invalid instance parameters")
@@ -287,16 +332,17 @@ cdef class InstanceBuilder:
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int64_t*>malloc(L * sizeof(int64_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int64_t*>malloc(L * sizeof(int64_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
-                      <int32_t*>malloc((P + 1) * sizeof(int32_t)))
+                      <uint8_t*>malloc(P + 1), <int32_t*>malloc((P + 1) * sizeof(int32_t)))
+        store_init(&self.s, P)
         if (self.w.seq == NULL or self.w.group_pos == NULL or self.w.group_start == NULL
                 or self.w.group_len == NULL or self.w.group_order == NULL or self.w.pos == NULL
-                or self.w.rep == NULL or store_grow(&self.s, P) < 0):
+                or self.w.kind == NULL or self.w.rep == NULL or store_grow(&self.s) < 0):
             raise MemoryError()
 
     def __dealloc__(self):
         store_free(&self.s)
         free(self.w.seq); free(self.w.group_pos); free(self.w.group_start); free(self.w.group_len)
-        free(self.w.group_order); free(self.w.pos); free(self.w.rep)
+        free(self.w.group_order); free(self.w.pos); free(self.w.kind); free(self.w.rep)
 
     @property
     def n_instances(self):
@@ -319,19 +365,17 @@ cdef class InstanceBuilder:
     def finish(self):
         """The instances as numpy arrays (the builder hands its buffers over and is empty afterwards)."""
         cdef int64_t n = self.s.n, P = self.p.max_pred
-        result = {
-            "a_start": _adopt(<void**>&self.s.a_start, n, np.int64),
-            "a_len": _adopt(<void**>&self.s.a_len, n, np.int32),
-            "b_start": _adopt(<void**>&self.s.b_start, n, np.int64),
-            "b_len": _adopt(<void**>&self.s.b_len, n, np.int32),
-            "random_next": _adopt(<void**>&self.s.random_next, n, np.int8),
-            "n_masked": _adopt(<void**>&self.s.n_masked, n, np.int16),
-            "positions": _adopt(<void**>&self.s.positions, n * P, np.uint16).reshape(n, P),
-            "replacements": _adopt(<void**>&self.s.replacements, n * P, np.int32).reshape(n, P),
-            "n_truncated": self.s.n_truncated,
-            "n_masked_total": self.s.n_masked_total,
-        }
-        self.s = Store(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0)
+        cdef int k
+        result = {}
+        for k, (name, dtype) in enumerate(COLUMNS):
+            per_instance = self.s.width[k] // np.dtype(dtype).itemsize
+            array = _adopt(<void**>&self.s.col[k], n * per_instance, dtype)
+            result[name] = array.reshape(n, P) if name in ("positions", "kinds") else array
+        result["random_ids"] = _adopt(<void**>&self.s.random_ids, self.s.n_random, np.int32)
+        result["n_truncated"] = self.s.n_truncated
+        result["n_masked_total"] = self.s.n_masked_total
+        store_free(&self.s)
+        store_init(&self.s, P)
         return result
 
 
@@ -350,16 +394,16 @@ cdef object _adopt(void** ptr, int64_t n, dtype):
 
 
 def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
-                int max_predictions_per_seq, int cls_id, int sep_id):
+                int max_predictions_per_seq, int cls_id, int sep_id, int mask_id):
     """The feature arrays of the given instances (rows), ready for records.frame_examples."""
-    cdef int64_t n = rows.shape[0], i, r, j
-    cdef int P = max_predictions_per_seq, k, at, cnt
-    cdef const int64_t[::1] a_start = inst["a_start"], b_start = inst["b_start"]
-    cdef const int32_t[::1] a_len = inst["a_len"], b_len = inst["b_len"]
-    cdef const int8_t[::1] random_next = inst["random_next"]
-    cdef const int16_t[::1] n_masked = inst["n_masked"]
+    cdef int64_t n = rows.shape[0], i, r, j, at_random
+    cdef int P = max_predictions_per_seq, k, at, cnt, pos
+    cdef const uint32_t[::1] a_start = inst["a_start"], b_start = inst["b_start"], random_at = inst["random_at"]
+    cdef const uint16_t[::1] a_len = inst["a_len"], b_len = inst["b_len"], n_masked = inst["n_masked"]
+    cdef const uint8_t[::1] random_next = inst["random_next"]
     cdef const uint16_t[:, ::1] positions = inst["positions"]
-    cdef const int32_t[:, ::1] replacements = inst["replacements"]
+    cdef const uint8_t[:, ::1] kinds = inst["kinds"]
+    cdef const int32_t[::1] random_ids = inst["random_ids"]
     input_ids = np.zeros((n, max_seq_length), dtype=np.int32)
     lengths = np.empty(n, dtype=np.int32)
     seg_a = np.empty(n, dtype=np.int32)
@@ -370,30 +414,33 @@ def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, i
     cdef int32_t[:, ::1] ids_v = input_ids
     cdef int32_t[::1] len_v = lengths, seg_v = seg_a, cnt_v = counts, lab_v = labels
     cdef int32_t[:, ::1] mpos_v = mpos, mids_v = mids
+    cdef int32_t* row
     with nogil:
         for i in range(n):
             r = rows[i]
-            at = 0
-            ids_v[i, at] = cls_id
-            at += 1
-            for j in range(a_len[r]):
-                ids_v[i, at] = tokens[a_start[r] + j]
-                at += 1
-            ids_v[i, at] = sep_id
+            row = &ids_v[i, 0]
+            row[0] = cls_id
+            memcpy(row + 1, &tokens[a_start[r]], a_len[r] * sizeof(int32_t))
+            at = 1 + a_len[r]
+            row[at] = sep_id
             at += 1
             seg_v[i] = at
-            for j in range(b_len[r]):
-                ids_v[i, at] = tokens[b_start[r] + j]
-                at += 1
-            ids_v[i, at] = sep_id
+            memcpy(row + at, &tokens[b_start[r]], b_len[r] * sizeof(int32_t))
+            at += b_len[r]
+            row[at] = sep_id
             at += 1
             len_v[i] = at
             cnt = n_masked[r]
             cnt_v[i] = cnt
+            at_random = random_at[r]
             for k in range(cnt):
-                mpos_v[i, k] = positions[r, k]
-                mids_v[i, k] = ids_v[i, positions[r, k]]
-            for k in range(cnt):
-                ids_v[i, positions[r, k]] = replacements[r, k]
+                pos = positions[r, k]
+                mpos_v[i, k] = pos
+                mids_v[i, k] = row[pos]
+                if kinds[r, k] == MASK_TOKEN:
+                    row[pos] = mask_id
+                elif kinds[r, k] == RANDOM_WORD:
+                    row[pos] = random_ids[at_random]
+                    at_random += 1
             lab_v[i] = random_next[r]
     return input_ids, lengths, seg_a, mpos, mids, counts, labels

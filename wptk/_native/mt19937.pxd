@@ -134,13 +134,15 @@ cdef inline uint64_t mt_getrandbits64(MT* s, int k) noexcept nogil:
     return lo | (<uint64_t>(mt_genrand(s) >> (64 - k)) << 32)
 
 
+cdef extern from *:
+    int __builtin_clzll(unsigned long long) nogil
+
+
 cdef inline int mt_bit_length64(uint64_t n) noexcept nogil:
     """Python's ``int.bit_length`` for an unsigned 64-bit value."""
-    cdef int k = 0
-    while n:
-        n >>= 1
-        k += 1
-    return k
+    if n == 0:
+        return 0
+    return 64 - __builtin_clzll(n)
 
 
 cdef inline uint64_t mt_randbelow(MT* s, uint64_t n) noexcept nogil:
