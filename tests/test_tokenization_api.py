@@ -155,3 +155,18 @@ def test_case_mismatch_warns():
         wptk.FullTokenizer(str(shared / "bert-base-cased.vocab.txt"), do_lower_case=False)
         wptk.FullTokenizer(str(shared / "bert-base-uncased.vocab.txt"), do_lower_case=True)
         wptk.FullTokenizer(str(shared / "bert-base-chinese.vocab.txt"), do_lower_case=True)
+
+
+def test_cached_unicode_tables_equal_freshly_built_ones(tmp_path, monkeypatch):
+    from wptk import chartable
+    monkeypatch.setenv("WPTK_CACHE_DIR", str(tmp_path))
+    fresh = chartable.normalization.build(True, True)
+    chartable.normalization.cache_clear()
+    first = chartable.normalization(True, True)     # builds and writes the cache file
+    chartable.normalization.cache_clear()
+    second = chartable.normalization(True, True)    # reads it
+    chartable.normalization.cache_clear()
+    assert len(list(tmp_path.iterdir())) == 1
+    for a, b, c in zip(fresh, first, second):
+        assert np.array_equal(a, b) and np.array_equal(a, c) and a.dtype == c.dtype
+    assert np.array_equal(chartable.base_flags(), chartable.base_flags.build())

@@ -2,9 +2,14 @@
 
 Every fact comes from the running interpreter (`unicodedata`, `str.lower`, `str.isspace`), exactly as BERT's
 reference `tokenization.py` asks the interpreter, so wptk and the reference agree on the same Python.
-Tables are built once per process (about 0.3 s) and shared by all tokenizers.
+Building them takes about 0.4 s, so they are kept in a cache file per Python version, Unicode version and version
+of this module (in $WPTK_CACHE_DIR, else $XDG_CACHE_HOME/wptk or ~/.cache/wptk; unwritable means no cache).
 """
 import functools
+import hashlib
+import os
+import sys
+import tempfile
 import unicodedata
 
 import numpy as np
@@ -46,6 +51,47 @@ _ASCII_PUNCT = [(33, 47), (58, 64), (91, 96), (123, 126)]
 _UNASSIGNED = ("Cn", "Co", "Cs")
 
 
+def _cache_path(name):
+    root = os.environ.get("WPTK_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wptk")
+    with open(__file__, "rb") as f:
+        source = hashlib.sha256(f.read()).hexdigest()[:16]
+    key = f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}-u{unicodedata.unidata_version}"
+    return os.path.join(root, f"chartable-{name}-{key}-{source}.npy")
+
+
+def _disk_cached(build):
+    """Caches a table-building function's array (or tuple of arrays) on disk, keyed by its arguments."""
+    @functools.lru_cache(maxsize=None)
+    def cached(*args):
+        path = _cache_path(build.__name__ + "".join(f"-{int(a)}" for a in args))
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            return tuple(loaded[k] for k in sorted(loaded.files)) if isinstance(loaded, np.lib.npyio.NpzFile) \
+                else loaded
+        except (OSError, ValueError):
+            pass
+        result = build(*args)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                if isinstance(result, tuple):
+                    np.savez(f, **{f"a{i}": a for i, a in enumerate(result)})
+                else:
+                    np.save(f, result)
+            os.replace(tmp, path)
+            prefix = os.path.basename(path).split("-cpython")[0].split(f"-{sys.implementation.name}")[0] + "-"
+            for old in os.listdir(os.path.dirname(path)):   # tables of older versions of this module
+                if old.startswith(prefix) and old != os.path.basename(path) and old.endswith(".npy"):
+                    os.unlink(os.path.join(os.path.dirname(path), old))
+        except OSError:
+            pass
+        return result
+    cached.build = build
+    return cached
+
+
 @functools.lru_cache(maxsize=None)
 def assigned_code_points():
     """Code points whose category is not Cn/Co/Cs; all others have no property the tokenizer uses."""
@@ -56,7 +102,7 @@ def assigned_code_points():
     return np.array(cps, dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=None)
+@_disk_cached
 def base_flags():
     """The mode-independent flags (uint16 per code point)."""
     flags = np.zeros(N_CODE_POINTS, dtype=np.uint16)
@@ -94,7 +140,7 @@ def base_flags():
     return flags
 
 
-@functools.lru_cache(maxsize=None)
+@_disk_cached
 def combining_classes():
     """Canonical combining class (uint8 per code point), for NFD's canonical reordering."""
     ccc = np.zeros(N_CODE_POINTS, dtype=np.uint8)
@@ -111,7 +157,7 @@ def _mapped(ch, lower, nfd):
     return ch
 
 
-@functools.lru_cache(maxsize=None)
+@_disk_cached
 def normalization(lower, strip_accents):
     """Per-code-point normalization of one mode, before Mn removal.
 
@@ -139,7 +185,7 @@ def normalization(lower, strip_accents):
     return flags, offsets, np.array(pool, dtype=np.uint32)
 
 
-@functools.lru_cache(maxsize=None)
+@_disk_cached
 def multilingual_flags():
     """`base_flags()` plus the multilingual bits."""
     flags = base_flags().copy()
