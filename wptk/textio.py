@@ -56,11 +56,18 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
                 progress.advance(len(chunk))
             if not chunk:
                 break
-            parts = (rest + chunk).split(b"\n")
-            rest = parts.pop()
-            for raw in parts:
-                number += 1
-                yield decoder.decode(raw, f"{name}:{number}")
+            block = rest + chunk
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                rest = block
+                continue
+            block, rest = block[:cut], block[cut + 1:]
+            try:   # fast path: the whole block is valid UTF-8
+                lines = block.decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = [decoder.decode(raw, f"{name}:{number + i + 1}") for i, raw in enumerate(block.split(b"\n"))]
+            number += len(lines)
+            yield from lines
         if rest:
             yield decoder.decode(rest, f"{name}:{number + 1}")
     finally:
