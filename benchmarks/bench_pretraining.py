@@ -1,0 +1,401 @@
+"""`wptk create-pretraining-data` against BERT's create_pretraining_data.py: speed, peak memory and exactness.
+
+    python benchmarks/bench_pretraining.py [--quick] [--reference-16mb] [--core N] [--repeats N]
+
+Inputs (built in a temporary directory that is deleted at the end):
+  small  ../shared/data/corpus/en/austen.txt as is (~4 MB); with --quick, its first ~1 MB cut at a document
+         boundary (a blank line), for a fast smoke run.
+  16 MB  austen + bible_kjv + the first part of python_docs, one blank line between files (so each file starts a
+         new document), cut at the last document boundary at or before 16,000,000 bytes.
+The shared data is ../shared/data beside the repository root, or $WPTK_SHARED_DATA (same lookup as tests/oracle.py).
+
+Runs, each a separate child process pinned to ONE core (os.sched_setaffinity in the child before exec, so every
+thread the child starts, TensorFlow's included, inherits the one-core mask):
+  reference  python -m bert.create_pretraining_data (bert-tensorflow 1.0.4) on the small input, once
+             (~40 s, ~870 MB at 4 MB); also on 16 MB with --reference-16mb (~3 min, ~3.5 GB).
+  wptk       python -m wptk create-pretraining-data --quiet on the small and the 16 MB input, --repeats times each
+             (best wall time; peak RSS is the largest of the repeats).
+Both get the same explicit flags: the reference's defaults (max_seq_length 128, max_predictions_per_seq 20,
+dupe_factor 10, masked_lm_prob 0.15, short_seq_prob 0.1, do_lower_case True) with random_seed 12345, and the
+bert-base-uncased vocab. Wall time includes interpreter start-up and imports: it is what a user of the CLI waits.
+
+Peak RSS: the parent starts the child with subprocess.Popen and reaps it itself with os.wait4(pid), whose rusage
+is that one child's own (plus any descendants it waited for), so ru_maxrss is exactly the child's kernel-tracked
+high-water RSS, not a sampled value and not the running maximum over all children that
+getrusage(RUSAGE_CHILDREN) would give. Linux reports ru_maxrss in KiB.
+
+Units: MB = 10^6 bytes, for input sizes and for RSS alike (so memory growth is in RSS MB per input MB).
+
+Exactness: the records of wptk's small-input output and the reference's must be the same, in the same order.
+Each raw record (wptk.tfrecord.read_records) is parsed with tf.train.Example.FromString and compared by feature
+name, kind and values (not by bytes: the order of the feature map inside an Example may differ).
+
+Exit status: 1 if a run fails or the outputs differ, else 0 (the speed and memory goals only print PASS/FAIL).
+"""
+import argparse
+import itertools
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MB = 1e6
+TARGET_16MB = 16 * 1000 * 1000
+QUICK_BYTES = 1000 * 1000
+
+# Explicit flags shared by both tools: the reference's defaults, seed 12345.
+FLAGS = {
+    "do_lower_case": "True",
+    "max_seq_length": "128",
+    "max_predictions_per_seq": "20",
+    "random_seed": "12345",
+    "dupe_factor": "10",
+    "masked_lm_prob": "0.15",
+    "short_seq_prob": "0.1",
+}
+
+CHILD_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",      # hide TensorFlow's C++ start-up noise (the reference's own logging stays)
+    "CUDA_VISIBLE_DEVICES": "",       # no GPU probing
+    "PYTHONUNBUFFERED": "1",
+}
+
+GOAL_SPEEDUP = 100.0       # wptk input MB/s / reference input MB/s on the 4 MB input, at least
+GOAL_RSS_RATIO = 0.20      # wptk peak RSS / reference peak RSS on the 4 MB input, at most
+GOAL_GROWTH = 5.0          # wptk (RSS16 - RSS4) / (input16 - input4), RSS MB per input MB, at most
+
+
+# ---------------------------------------------------------------------------------------------- machine & data
+
+
+def shared_data():
+    """../shared/data beside the repository root, or $WPTK_SHARED_DATA (as tests/oracle.py)."""
+    env = os.environ.get("WPTK_SHARED_DATA")
+    path = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cut_at_document_boundary(data, limit):
+    """The longest prefix of `data` (bytes) of at most `limit` bytes that ends just before a blank line.
+
+    Documents are separated by blank lines; the prefix keeps the last full document's final newline and drops the
+    separator, so the file ends with a complete document."""
+    if len(data) <= limit:
+        return data
+    cut = data.rfind(b"\n\n", 0, limit)
+    if cut < 0:
+        raise SystemExit(f"no document boundary in the first {limit:,} bytes")
+    return data[:cut + 1]
+
+
+def build_inputs(root, tmp, quick):
+    """Returns [(label, path)] for the small input and the 16 MB input."""
+    corpus = root / "corpus" / "en"
+    austen = (corpus / "austen.txt").read_bytes()
+    if quick:
+        small = tmp / "austen_1mb.txt"
+        small.write_bytes(cut_at_document_boundary(austen, QUICK_BYTES))
+        small_label = "austen 1MB"
+    else:
+        small = corpus / "austen.txt"  # as is (read-only; outputs go to the temp dir)
+        small_label = "austen 4MB"
+    parts = []
+    for name in ("austen.txt", "bible_kjv.txt", "python_docs.txt"):
+        data = (corpus / name).read_bytes()
+        parts.append(data if data.endswith(b"\n") else data + b"\n")
+    joined = b"\n".join(parts)  # each file ends with "\n", so this leaves one blank line between files
+    big = tmp / "mix_16mb.txt"
+    big.write_bytes(cut_at_document_boundary(joined, TARGET_16MB))
+    return [(small_label, small), ("mix 16MB", big)]
+
+
+# ---------------------------------------------------------------------------------------------- measured runs
+
+
+def run_measured(cmd, core, log_path):
+    """Runs `cmd` pinned to `core`; returns (wall seconds, peak RSS bytes, cpu seconds, exit code).
+
+    The child is reaped here with os.wait4 (not Popen.wait), which returns the rusage of that child alone: its
+    ru_maxrss is the child's own peak RSS (KiB on Linux), unaffected by earlier, larger children."""
+    def pin():
+        os.sched_setaffinity(0, {core})  # inherited through exec by every thread the child creates
+
+    env = dict(os.environ, **CHILD_ENV)
+    with open(log_path, "wb") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, cwd=REPO_ROOT, preexec_fn=pin)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+    proc.returncode = code = os.waitstatus_to_exitcode(status)  # reaped: keep Popen from waiting again
+    return seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, code
+
+
+def tool_command(tool, input_path, output_path, vocab):
+    flags = [f"--input_file={input_path}", f"--output_file={output_path}", f"--vocab_file={vocab}"]
+    flags += [f"--{k}={v}" for k, v in FLAGS.items()]
+    if tool == "reference":
+        return [sys.executable, "-m", "bert.create_pretraining_data"] + flags
+    return [sys.executable, "-m", "wptk", "create-pretraining-data"] + flags + ["--quiet"]
+
+
+def count_records(path):
+    from wptk.tfrecord import read_records
+
+    return sum(1 for _ in read_records(path))
+
+
+def tail(path, lines=25):
+    try:
+        text = Path(path).read_text(errors="replace").rstrip("\n").split("\n")
+    except OSError:
+        return "(no log)"
+    return "\n".join("    | " + line for line in text[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------- exactness
+
+
+def example_features(example):
+    """{feature name: (kind, values)} of a tf.train.Example."""
+    out = {}
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        out[name] = (kind, tuple(getattr(feature, kind).value) if kind else ())
+    return out
+
+
+def compare_outputs(path_a, path_b):
+    """Returns (number of records compared, None if equal or a description of the first difference)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    # TensorFlow's native start-up lines go to fd 2 before its log level applies: silence fd 2 while importing.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    from wptk.tfrecord import read_records
+
+    missing = object()
+    n = 0
+    for i, (ra, rb) in enumerate(itertools.zip_longest(read_records(path_a), read_records(path_b),
+                                                       fillvalue=missing)):
+        if ra is missing or rb is missing:
+            which = "wptk" if ra is missing else "reference"
+            return n, f"first differing record index {i}: the {which} output ends there ({n:,} records in it)"
+        n += 1
+        if ra == rb:
+            continue
+        fa = example_features(tf.train.Example.FromString(ra))
+        fb = example_features(tf.train.Example.FromString(rb))
+        if fa != fb:
+            names = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+            detail = []
+            for k in names[:4]:
+                va, vb = fa.get(k, ("absent", ())), fb.get(k, ("absent", ()))
+                detail.append(f"    {k}: wptk {va[0]} {list(va[1])[:24]}\n"
+                              f"    {' ' * len(k)}  ref  {vb[0]} {list(vb[1])[:24]}")
+            return n, f"first differing record index {i} (features {', '.join(names)}):\n" + "\n".join(detail)
+    return n, None
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def fmt_cmd(cmd, tmp, root):
+    """The command as a shell line, with the temp dir and shared-data dir shown symbolically."""
+    text = shlex.join([os.path.basename(cmd[0]) if cmd[0] == sys.executable else cmd[0]] + cmd[1:])
+    return text.replace(str(tmp), "$TMP").replace(str(root), "$SHARED")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="compare with the reference on a 1 MB slice of austen instead of all 4 MB (smoke run)")
+    p.add_argument("--reference-16mb", action="store_true",
+                   help="also run the reference on the 16 MB input (~3 min, ~3.5 GB RSS)")
+    p.add_argument("--core", type=int, default=None,
+                   help="the one CPU core every run is pinned to (default: the first allowed core)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="wptk runs per input; best wall time, largest peak RSS (default 3; the reference runs once)")
+    args = p.parse_args(argv)
+
+    root = shared_data()
+    if root is None:
+        where = os.environ.get("WPTK_SHARED_DATA") or str(Path("..") / "shared" / "data")
+        sys.exit(f"shared data not found: looked for {where} beside the repository root (set WPTK_SHARED_DATA)")
+    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
+    allowed = sorted(os.sched_getaffinity(0))
+    core = allowed[0] if args.core is None else args.core
+    if core not in allowed:
+        sys.exit(f"--core {core} is not among the allowed cores {allowed}")
+
+    print("wptk create-pretraining-data benchmark")
+    print(f"command line: {shlex.join(['python'] + sys.argv)}")
+    print(f"machine: {cpu_model()}; {os.cpu_count()} logical cores ({len(allowed)} allowed); "
+          f"{platform.system()} {platform.release()}; every run pinned to core {core}")
+    print(f"python {platform.python_version()}; wptk {version('wptk')}; bert-tensorflow {version('bert-tensorflow')}; "
+          f"tensorflow {version('tensorflow')}")
+    print("flags: " + " ".join(f"--{k}={v}" for k, v in FLAGS.items()) + " --vocab_file=bert-base-uncased.vocab.txt")
+    print("units: MB = 10^6 bytes (input and RSS); wall time includes interpreter start-up")
+    print()
+
+    failures = []
+    rows = []  # dicts: label, tool, mb, seconds, rss, cpu, instances
+    with tempfile.TemporaryDirectory(prefix="wptk-bench-pretraining-") as tmp_name:
+        tmp = Path(tmp_name)
+        inputs = build_inputs(root, tmp, args.quick)
+        (small_label, small), (big_label, big) = inputs
+        for label, path in inputs:
+            print(f"input {label}: {path.stat().st_size:,} bytes "
+                  f"({sum(1 for _ in open(path, 'rb')):,} lines)")
+        print()
+
+        plan = [("reference", small_label, small, 1), ("wptk", small_label, small, args.repeats),
+                ("wptk", big_label, big, args.repeats)]
+        if args.reference_16mb:
+            plan.append(("reference", big_label, big, 1))
+        outputs = {}
+        for tool, label, path, repeats in plan:
+            key = (tool, label)
+            out = tmp / f"{tool}_{label.replace(' ', '_')}.tfrecord"
+            cmd = tool_command(tool, path, out, vocab)
+            print(f"[{tool} / {label}] {fmt_cmd(cmd, tmp, root)}", flush=True)
+            best, peak, cpu, ok = None, 0, None, True
+            for r in range(repeats):
+                if out.exists():
+                    out.unlink()
+                log = tmp / f"{tool}_{label.replace(' ', '_')}_{r}.log"
+                seconds, rss, cpu_s, code = run_measured(cmd, core, log)
+                print(f"    run {r + 1}/{repeats}: {seconds:.3f} s wall, {cpu_s:.3f} s cpu, "
+                      f"peak RSS {rss / MB:.1f} MB, exit {code}", flush=True)
+                if code != 0 or not out.exists():
+                    failures.append(f"{tool} on {label} failed (exit {code})")
+                    print(f"    FAILED (exit {code}); last lines of its output:\n{tail(log)}", flush=True)
+                    ok = False
+                    break
+                if best is None or seconds < best:
+                    best, cpu = seconds, cpu_s
+                peak = max(peak, rss)
+            instances = count_records(out) if ok else None
+            outputs[key] = out if ok else None
+            rows.append(dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=best if ok else None,
+                             rss=peak if ok else None, cpu=cpu if ok else None, instances=instances))
+            if ok and key != ("wptk", small_label) and key != ("reference", small_label):
+                out.unlink()  # the 16 MB outputs are large and not compared
+        print()
+        # For context only: the fixed cost of starting the wptk CLI (interpreter, imports, argument parsing).
+        startup_cmd = [sys.executable, "-m", "wptk", "create-pretraining-data", "--help"]
+        startup = min(run_measured(startup_cmd, core, tmp / "startup.log")[0] for _ in range(args.repeats))
+
+        # ------------------------------------------------------------------ exactness on the small input
+        ref_out, wptk_out = outputs.get(("reference", small_label)), outputs.get(("wptk", small_label))
+        if ref_out and wptk_out:
+            t0 = time.perf_counter()
+            compared, diff = compare_outputs(wptk_out, ref_out)
+            took = time.perf_counter() - t0
+            if diff is None:
+                exact = f"MATCH: {compared:,} records, same features in the same order ({took:.1f} s to compare)"
+            else:
+                exact = f"MISMATCH: {diff}"
+                failures.append(f"wptk output differs from the reference on {small_label}")
+        else:
+            exact = "NOT CHECKED: a run failed"
+
+    # ---------------------------------------------------------------------- table
+    header = f"{'input':<12} {'tool':<10} {'MB':>7} {'seconds':>9} {'input MB/s':>11} {'peak RSS MB':>12} " \
+             f"{'cpu s':>8} {'instances':>10}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        if r["seconds"] is None:
+            print(f"{r['label']:<12} {r['tool']:<10} {r['mb']:>7.2f} {'FAILED':>9}")
+            continue
+        print(f"{r['label']:<12} {r['tool']:<10} {r['mb']:>7.2f} {r['seconds']:>9.3f} "
+              f"{r['mb'] / r['seconds']:>11.3f} {r['rss'] / MB:>12.1f} {r['cpu']:>8.3f} {r['instances']:>10,}")
+    print()
+    print(f"exactness ({small_label}, wptk vs reference): {exact}")
+    print(f"(context: wptk CLI start-up, `python -m wptk create-pretraining-data --help`, best of {args.repeats}: "
+          f"{startup:.3f} s; included in the wptk seconds above)")
+    print()
+
+    # ---------------------------------------------------------------------- goals
+    def row(tool, label):
+        for r in rows:
+            if r["tool"] == tool and r["label"] == label and r["seconds"] is not None:
+                return r
+        return None
+
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    ref_s, wptk_s, wptk_b, ref_b = (row("reference", small_label), row("wptk", small_label),
+                                    row("wptk", big_label), row("reference", big_label))
+    note = " (goals are set for the 4 MB input; this is the --quick 1 MB slice)" if args.quick else ""
+    print(f"goals{note}:")
+    if ref_s and wptk_s:
+        speedup = (wptk_s["mb"] / wptk_s["seconds"]) / (ref_s["mb"] / ref_s["seconds"])
+        print(f"  throughput wptk / reference on {small_label}: {speedup:.1f}x "
+              f"(goal >= {GOAL_SPEEDUP:.0f}x) {verdict(speedup >= GOAL_SPEEDUP)}")
+        ratio = wptk_s["rss"] / ref_s["rss"]
+        print(f"  peak RSS wptk / reference on {small_label}: {wptk_s['rss'] / MB:.1f} / {ref_s['rss'] / MB:.1f} MB "
+              f"= {ratio:.3f} (goal <= {GOAL_RSS_RATIO:.2f}) {verdict(ratio <= GOAL_RSS_RATIO)}")
+    else:
+        print("  throughput and RSS ratios: not measured (a run failed)")
+    if wptk_s and wptk_b:
+        growth = (wptk_b["rss"] - wptk_s["rss"]) / MB / (wptk_b["mb"] - wptk_s["mb"])
+        print(f"  wptk memory growth (RSS {big_label} - RSS {small_label}) / input MB: "
+              f"({wptk_b['rss'] / MB:.1f} - {wptk_s['rss'] / MB:.1f}) / ({wptk_b['mb']:.2f} - {wptk_s['mb']:.2f}) "
+              f"= {growth:.2f} MB per MB (goal <= {GOAL_GROWTH:.0f}) {verdict(growth <= GOAL_GROWTH)}")
+        print(f"    (context: {wptk_b['instances'] - wptk_s['instances']:,} more instances; "
+              f"{(wptk_b['rss'] - wptk_s['rss']) / max(1, wptk_b['instances'] - wptk_s['instances']):.0f} bytes of RSS "
+              f"per extra instance)")
+    else:
+        print("  wptk memory growth: not measured (a run failed)")
+    if ref_s and ref_b:
+        growth = (ref_b["rss"] - ref_s["rss"]) / MB / (ref_b["mb"] - ref_s["mb"])
+        print(f"  reference memory growth (RSS {big_label} - RSS {small_label}) / input MB: "
+              f"({ref_b['rss'] / MB:.1f} - {ref_s['rss'] / MB:.1f}) / ({ref_b['mb']:.2f} - {ref_s['mb']:.2f}) "
+              f"= {growth:.2f} MB per MB")
+    elif ref_s:
+        print(f"  reference at {small_label.split()[-1]} only: RSS/MB = {ref_s['rss'] / MB:.1f} / {ref_s['mb']:.2f} "
+              f"= {ref_s['rss'] / MB / ref_s['mb']:.1f} MB per input MB (--reference-16mb for its growth)")
+    print(f"  exactness: {verdict(exact.startswith('MATCH'))}")
+    if failures:
+        print("\nproblems:\n" + "\n".join("  " + f for f in failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
