@@ -166,7 +166,7 @@ def test_cached_unicode_tables_equal_freshly_built_ones(tmp_path, monkeypatch):
     chartable.normalization.cache_clear()
     second = chartable.normalization(True, True)    # reads it
     chartable.normalization.cache_clear()
-    assert len(list(tmp_path.iterdir())) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("chartable-normalization-1-1-")]
     for a, b, c in zip(fresh, first, second):
         assert np.array_equal(a, b) and np.array_equal(a, c) and a.dtype == c.dtype
     assert np.array_equal(chartable.base_flags(), chartable.base_flags.build())

@@ -13,7 +13,7 @@ from cython.view cimport array as cvarray
 
 import numpy as np
 
-from wptk._native.mt19937 cimport MT, mt_randint, mt_random, mt_shuffle_int64
+from wptk._native.mt19937 cimport MT, mt_randint, mt_random, mt_shuffle
 from wptk._native.pyrandom cimport CompatRandom
 
 
@@ -159,7 +159,7 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
         n_cand += 1
     for g in range(n_groups):
         w.group_order[g] = g
-    mt_shuffle_int64(rng, w.group_order, n_groups)
+    mt_shuffle(rng, w.group_order, n_groups)
     to_predict = <int>nearbyint(n * p.masked_lm_prob)   # Python's round(): half to even
     if to_predict < 1:
         to_predict = 1

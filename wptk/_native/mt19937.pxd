@@ -178,23 +178,15 @@ cdef inline int64_t mt_randint(MT* s, int64_t a, int64_t b) noexcept nogil:
     return <int64_t>(<uint64_t>a + mt_randbelow(s, width))
 
 
-cdef inline void mt_shuffle_int32(MT* s, int32_t* x, Py_ssize_t n) noexcept nogil:
-    """In-place shuffle of x[0:n], same permutation as ``Random.shuffle``."""
-    cdef Py_ssize_t i, j
-    cdef int32_t t
-    i = n - 1
-    while i > 0:
-        j = <Py_ssize_t>mt_randbelow(s, <uint64_t>(i + 1))
-        t = x[i]
-        x[i] = x[j]
-        x[j] = t
-        i -= 1
+ctypedef fused shuffled_t:
+    int32_t
+    int64_t
 
 
-cdef inline void mt_shuffle_int64(MT* s, int64_t* x, Py_ssize_t n) noexcept nogil:
+cdef inline void mt_shuffle(MT* s, shuffled_t* x, Py_ssize_t n) noexcept nogil:
     """In-place shuffle of x[0:n], same permutation as ``Random.shuffle``."""
     cdef Py_ssize_t i, j
-    cdef int64_t t
+    cdef shuffled_t t
     i = n - 1
     while i > 0:
         j = <Py_ssize_t>mt_randbelow(s, <uint64_t>(i + 1))

@@ -14,7 +14,7 @@ from cpython.sequence cimport PySequence_Fast_ITEMS
 
 from wptk._native.mt19937 cimport (
     MT, mt_seed_key, mt_genrand, mt_random, mt_getrandbits64, mt_randbelow,
-    mt_shuffle_int32, mt_shuffle_int64,
+    mt_shuffle,
 )
 
 import operator
@@ -144,7 +144,7 @@ cdef class CompatRandom:
                 return None
             if v32.strides[0] == sizeof(int32_t):
                 with nogil:
-                    mt_shuffle_int32(&self._s, &v32[0], n)
+                    mt_shuffle(&self._s, &v32[0], n)
             else:
                 with nogil:
                     i = n - 1
@@ -159,7 +159,7 @@ cdef class CompatRandom:
                 return None
             if v64.strides[0] == sizeof(int64_t):
                 with nogil:
-                    mt_shuffle_int64(&self._s, &v64[0], n)
+                    mt_shuffle(&self._s, &v64[0], n)
             else:
                 with nogil:
                     i = n - 1

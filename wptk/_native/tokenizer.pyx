@@ -81,23 +81,24 @@ cdef struct Out:
     int64_t pending       # start of characters waiting for the next token's span, or -1
 
 
+cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
+    """realloc in place of *p; -1 (and *p untouched) when out of memory."""
+    cdef void* q = realloc(p[0], nbytes)
+    if q == NULL:
+        return -1
+    p[0] = q
+    return 0
+
+
 cdef int chars_reserve(Chars* c, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
-    cdef uint32_t* cp
-    cdef int64_t* pos
     if need <= c.cap:
         return 0
     cap = c.cap * 2 if c.cap else 64
     while cap < need:
         cap *= 2
-    cp = <uint32_t*>realloc(c.cp, cap * sizeof(uint32_t))
-    if cp == NULL:
+    if grow(<void**>&c.cp, cap * sizeof(uint32_t)) < 0 or grow(<void**>&c.pos, cap * sizeof(int64_t)) < 0:
         return -1
-    c.cp = cp
-    pos = <int64_t*>realloc(c.pos, cap * sizeof(int64_t))
-    if pos == NULL:
-        return -1
-    c.pos = pos
     c.cap = cap
     return 0
 
@@ -121,25 +122,16 @@ cdef void chars_free(Chars* c) noexcept nogil:
 
 cdef int out_reserve(Out* o, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
-    cdef void* p
     if need <= o.cap:
         return 0
     cap = o.cap * 2 if o.cap else 256
     while cap < need:
         cap *= 2
-    p = realloc(o.ids, cap * sizeof(int32_t))
-    if p == NULL:
+    if grow(<void**>&o.ids, cap * sizeof(int32_t)) < 0:
         return -1
-    o.ids = <int32_t*>p
-    if o.with_offsets:
-        p = realloc(o.starts, cap * sizeof(int64_t))
-        if p == NULL:
-            return -1
-        o.starts = <int64_t*>p
-        p = realloc(o.ends, cap * sizeof(int64_t))
-        if p == NULL:
-            return -1
-        o.ends = <int64_t*>p
+    if o.with_offsets and (grow(<void**>&o.starts, cap * sizeof(int64_t)) < 0
+                           or grow(<void**>&o.ends, cap * sizeof(int64_t)) < 0):
+        return -1
     o.cap = cap
     return 0
 
@@ -176,21 +168,11 @@ cdef struct Toks:
 
 cdef int toks_push(Toks* t, int32_t tid, int32_t first, int32_t last) noexcept nogil:
     cdef Py_ssize_t cap
-    cdef void* p
     if t.n == t.cap:
         cap = t.cap * 2 if t.cap else 64
-        p = realloc(t.ids, cap * sizeof(int32_t))
-        if p == NULL:
+        if (grow(<void**>&t.ids, cap * sizeof(int32_t)) < 0 or grow(<void**>&t.first, cap * sizeof(int32_t)) < 0
+                or grow(<void**>&t.last, cap * sizeof(int32_t)) < 0):
             return -1
-        t.ids = <int32_t*>p
-        p = realloc(t.first, cap * sizeof(int32_t))
-        if p == NULL:
-            return -1
-        t.first = <int32_t*>p
-        p = realloc(t.last, cap * sizeof(int32_t))
-        if p == NULL:
-            return -1
-        t.last = <int32_t*>p
         t.cap = cap
     t.ids[t.n] = tid
     t.first[t.n] = first
@@ -390,21 +372,11 @@ cdef void scratch_free(Scratch* s) noexcept nogil:
 
 
 cdef int seg_reserve(Scratch* s, Py_ssize_t n) noexcept nogil:
-    cdef void* p
     if n <= s.seg_cap:
         return 0
-    p = realloc(s.seg, n * sizeof(int32_t))
-    if p == NULL:
+    if (grow(<void**>&s.seg, n * sizeof(int32_t)) < 0 or grow(<void**>&s.seg_next, n * sizeof(int32_t)) < 0
+            or grow(<void**>&s.seg_flags, n * sizeof(uint8_t)) < 0):
         return -1
-    s.seg = <int32_t*>p
-    p = realloc(s.seg_next, n * sizeof(int32_t))
-    if p == NULL:
-        return -1
-    s.seg_next = <int32_t*>p
-    p = realloc(s.seg_flags, n * sizeof(uint8_t))
-    if p == NULL:
-        return -1
-    s.seg_flags = <uint8_t*>p
     s.seg_cap = n
     return 0
 
