@@ -1,12 +1,337 @@
-"""`wptk vocab` (being built)."""
+"""`wptk vocab`: count words with a Beam pipeline, learn a WordPiece vocabulary, write it in BERT's layout."""
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from wptk.errors import WptkError
+
 HELP = "learn a BERT WordPiece vocabulary from a corpus"
-DESCRIPTION = HELP
+DESCRIPTION = """\
+Learns a WordPiece vocabulary for BERT from plain text: the words are those of the same BasicTokenizer that
+will tokenize with it (lowercased by default; --no-lower for cased models; --multilingual for the multilingual
+pre-tokenizer), counted by an Apache Beam pipeline (pipelines/word_count.py) on a local runner; the pieces are
+chosen to need the fewest WordPiece tokens for the counted words (see wptk/vocab_learner.py).
+
+The file has exactly --vocab_size lines in BERT's layout: [PAD], [unused0] .. [unused<M-1>], [UNK], [CLS],
+[SEP], [MASK] (with the default M = 99 these are ids 0, 1-99, 100, 101, 102, 103, as in bert-base-uncased), then
+every character seen at least --min_count times (as a word start and as a ## piece), then the learned pieces,
+most used first. The same corpus and flags give the same file, whatever the runner or the number of workers.
+
+examples:
+  wptk vocab --input_file='corpus/*.txt' --output=vocab.txt --vocab_size=30522
+  wptk vocab --input_file=wiki.txt,books.txt --output=cased.txt --vocab_size=28996 --no-lower \\
+      --runner=DirectRunner --direct_running_mode=multi_processing --direct_num_workers=8
+  python -m pipelines.word_count --input_file='gs://bucket/corpus/*' --output=gs://bucket/counts/en \\
+      --runner=DataflowRunner ...            # count on a cluster, then learn here:
+  wptk vocab --word_counts=gs://bucket/counts/en --output=vocab.txt --vocab_size=30522
+"""
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
 
 
 def add_arguments(p):
-    pass
+    source = p.add_argument_group("input (one of)")
+    inputs = source.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--input_file", metavar="GLOBS",
+                        help="comma-separated text files or glob patterns (plain, .gz or .bz2); lines are split on "
+                             "\"\\n\"; invalid UTF-8 bytes are dropped as the reference does")
+    inputs.add_argument("--word_counts", metavar="PREFIX",
+                        help="learn from word counts written by `python -m pipelines.word_count --output=PREFIX`")
+    out = p.add_argument_group("vocabulary")
+    out.add_argument("-o", "--output", required=True, metavar="FILE",
+                     help="the vocab file to write (atomically: complete or absent)")
+    out.add_argument("--vocab_size", type=int, required=True, metavar="N",
+                     help="number of lines of the vocab file, special tokens included (BERT: 30522 uncased, "
+                          "28996 cased, 119547 multilingual)")
+    out.add_argument("--min_count", type=int, default=1, metavar="K",
+                     help="characters seen fewer than K times get no token (they become [UNK]); default 1: "
+                          "every character seen is covered")
+    out.add_argument("--complete_alphabets", type=int, default=0, metavar="N",
+                     help="also cover the letters, marks and digits never seen in every range of 128 code points "
+                          "(about a Unicode block) where the corpus has N or more of them, so a rare letter of a "
+                          "script the corpus uses is not [UNK]; CJK ideographs and Hangul syllables are left to "
+                          "the corpus (default 0: off; 4 suits --multilingual)")
+    out.add_argument("--reserved_unused", type=int, default=99, metavar="M",
+                     help="[unused0] .. [unused<M-1>] between [PAD] and [UNK] (default 99, BERT's ids)")
+    out.add_argument("--keep_word_counts", metavar="PREFIX",
+                     help="also keep the word counts (PREFIX-SSSSS-of-NNNNN.tsv, PREFIX-summary.json), to learn "
+                          "other sizes later with --word_counts")
+    out.add_argument("--quiet", action="store_true", help="no progress display and no summary")
+    add_tokenizer_flags(p.add_argument_group("pre-tokenization (as for wptk tokenize)"))
+    beam = p.add_argument_group("counting pipeline (Apache Beam, local runners)")
+    add_count_flags(beam)
+    beam.add_argument("--runner", default=None,
+                      help="FnApiRunner (default, in this process) or DirectRunner (runs on FnApiRunner; wptk never "
+                           "starts Beam's Prism); for a cluster use python -m pipelines.word_count")
+    beam.add_argument("--direct_running_mode", choices=("in_memory", "multi_threading", "multi_processing"),
+                      default=None, help="how FnApiRunner runs the workers (default in_memory)")
+    beam.add_argument("--direct_num_workers", type=int, default=None, metavar="N",
+                      help="number of local workers (with --direct_running_mode=multi_processing: processes)")
 
 
 def run(args):
-    from wptk.errors import WptkError
-    raise WptkError("not available yet")
+    from wptk.cli_support import setup_warnings
+    from wptk.textio import AtomicFile
+    from wptk.vocab_learner import WordPieceLearner, special_tokens
+
+    setup_warnings("vocab")
+    started = time.perf_counter()
+    learner = WordPieceLearner(args.vocab_size, reserved_unused=args.reserved_unused, min_count=args.min_count,
+                               complete_alphabets=args.complete_alphabets,
+                               progress=None if args.quiet else _LearnProgress())
+    if args.vocab_size < len(special_tokens(args.reserved_unused)) + 1:
+        raise WptkError(f"--vocab_size {args.vocab_size:,} is too small for the "
+                        f"{len(special_tokens(args.reserved_unused))} special tokens and any character")
+    _check_output(args.output)
+    check_count_flags(args)
+    lower = resolve_case(args)
+    wc = _word_count_module()
+
+    if args.word_counts:
+        counts, info = wc.read_counts(args.word_counts)
+        lower, multilingual = _counts_case(args, info)
+        counted = f"read word counts {args.word_counts}"
+    else:
+        multilingual = args.multilingual
+        counts, info = _count(wc, args, lower)
+        c = info["counts"] or {}
+        counted = (f"{info['input']['files']:,} file(s), {info['input']['bytes'] / 1e6:,.1f} MB, counted in "
+                   f"{info['seconds']:.1f} s on {info['runner']}")
+        if c.get("dropped_utf8_bytes"):
+            print(f"wptk vocab: dropped {c['dropped_utf8_bytes']:,} invalid UTF-8 byte(s), as the reference does",
+                  file=sys.stderr)
+    if not counts:
+        raise WptkError("the input has no words: every line is blank or only has characters the tokenizer "
+                        "deletes")
+
+    tokenizer = wc.basic_tokenizer(lower, multilingual)
+    try:
+        vocab = learner.learn(counts, tokenizer)
+    finally:
+        if learner.progress is not None:
+            learner.progress.close()
+    with AtomicFile(args.output, "w") as f:
+        vocab.write(f)
+    if not args.quiet:
+        print(_summary(vocab, counted, args.output, time.perf_counter() - started), file=sys.stderr)
+    return 0
+
+
+def _check_output(path):
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise WptkError(f"output directory does not exist: {directory}")
+    if os.path.isdir(path):
+        raise WptkError(f"--output is a directory: {path}")
+
+
+def _word_count_module():
+    """pipelines.word_count: from the installed package, else from the source tree this wptk runs from."""
+    root = Path(__file__).resolve().parents[1]
+    for attempt in range(2):
+        try:
+            from pipelines import word_count
+            return word_count
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] == "apache_beam":
+                raise WptkError("wptk vocab counts words with Apache Beam: pip install 'wptk[beam]'") from None
+            if attempt or e.name not in ("pipelines", "pipelines.word_count") \
+                    or not (root / "pipelines" / "word_count.py").is_file():
+                raise WptkError(f"cannot import pipelines.word_count ({e}): run wptk from a source checkout "
+                                "(pip install -e .)") from None
+            sys.path.insert(0, str(root))
+
+
+def _beam_argv(args):
+    runner = args.runner or "FnApiRunner"
+    if runner.split(".")[-1] not in LOCAL_RUNNERS:
+        raise WptkError(f"--runner={runner}: wptk vocab runs the counting on a local runner (FnApiRunner, "
+                        "DirectRunner); on a cluster run python -m pipelines.word_count with that runner, then "
+                        "wptk vocab --word_counts")
+    if args.direct_num_workers is not None and args.direct_num_workers < 1:
+        raise WptkError(f"--direct_num_workers must be >= 1, got {args.direct_num_workers}")
+    argv = [f"--runner={runner}", "--default_sdk_harness_log_level=ERROR"]
+    if args.direct_running_mode:
+        argv.append(f"--direct_running_mode={args.direct_running_mode}")
+    if args.direct_num_workers is not None:
+        argv.append(f"--direct_num_workers={args.direct_num_workers}")
+    return argv
+
+
+def _count(wc, args, lower):
+    """({word: count}, job summary) of the input files, counted by the Beam pipeline."""
+    import logging
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    options = PipelineOptions(_beam_argv(args))
+    inputs = wc.match_text_inputs(args.input_file, args.check_text)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    quiet_workers = _worker_log() if args.direct_running_mode == "multi_processing" else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, quiet_workers:
+        ticker = None if args.quiet else _Ticker("counting words", sum(s for _, s in inputs), wc.bytes_counted)
+        prefix = args.keep_word_counts or os.path.join(tmp, "counts")
+        try:
+            info = wc.count_words(inputs, prefix, options, lower, args.multilingual,
+                                  max(1, int(args.input_split_mb * (1 << 20))), args.num_shards)
+        finally:
+            if ticker:
+                ticker.stop()
+        counts, _ = wc.read_counts(prefix)
+    return counts, info
+
+
+@contextlib.contextmanager
+def _worker_log():
+    """Beam's local worker processes log INFO lines to the stderr they inherit: while they run, file descriptor
+    2 goes to a temporary file (this process writes to the terminal through a duplicate); after a failure the
+    end of that log is shown."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = tempfile.TemporaryFile()
+    terminal = os.fdopen(os.dup(saved), "w", encoding="utf-8", errors="replace")
+    previous, sys.stderr = sys.stderr, terminal
+    os.dup2(log.fileno(), 2)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        terminal.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = previous
+        terminal.close()
+        if failed:
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace").splitlines()[-20:]
+            if tail:
+                print("wptk vocab: the Beam workers' last log lines:\n  " + "\n  ".join(tail), file=sys.stderr)
+        log.close()
+
+
+def _counts_case(args, info):
+    """(lower, multilingual) of counts made with `info`'s settings, checked against the flags given."""
+    lower, multilingual = bool(info.get("lower", True)), bool(info.get("multilingual", False))
+    made = "--multilingual" if multilingual else "--lower" if lower else "--no-lower"
+    if (args.multilingual and not multilingual) or (args.lower is not None and args.lower != lower):
+        raise WptkError(f"the word counts {args.word_counts} were made with {made}: give the same flags "
+                        "(or none)")
+    return lower, multilingual
+
+
+def _summary(vocab, counted, output, seconds):
+    share = vocab.char_occurrences_covered / max(1, vocab.char_occurrences)
+    lines = [
+        f"wptk vocab: {vocab.words:,} words ({vocab.distinct_words:,} distinct); {counted}",
+        f"  characters: {vocab.characters_seen:,} seen, {vocab.characters_covered:,} covered ({100 * share:.3f}% of "
+        f"character occurrences)"
+        + (f", {vocab.characters_completed:,} more completing alphabets" if vocab.characters_completed else "")
+        + f"; {vocab.unk_words:,} word occurrences will be [UNK]",
+        f"  {vocab.n_special} special + {vocab.n_characters:,} character + {vocab.n_learned:,} learned tokens"
+        + (f" + {vocab.n_padding:,} [unused] (the corpus had nothing more to learn)" if vocab.n_padding else "")
+        + f"; {vocab.tokens_per_word:.4f} tokens per counted word; learned in {vocab.seconds:.1f} s",
+        f"  wrote {output} ({len(vocab.tokens):,} tokens) in {seconds:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+class _Ticker:
+    """Shows `label: MB done (when the work runs in this process), seconds` on a terminal while Beam runs."""
+
+    def __init__(self, label, total, done, stream=None):
+        self.stream = stream or sys.stderr
+        self.label, self.total, self.done = label, total, done
+        self.start = time.monotonic()
+        self._stop = threading.Event()
+        self.thread = None
+        if self.stream.isatty():
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.25):
+            self._draw()
+
+    def _draw(self):
+        elapsed = time.monotonic() - self.start
+        done = f"{self.done[0] / 1e6:,.1f} of {self.total / 1e6:,.1f} MB, " if self.done[0] else ""
+        self.stream.write(f"\r{self.label}: {done}{elapsed:.1f} s\x1b[K")
+        self.stream.flush()
+
+    def stop(self):
+        if self.thread is not None:
+            self._stop.set()
+            self.thread.join()
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _LearnProgress:
+    """The learner's progress (grow: pieces added; prune: pieces removed) as a line on a terminal."""
+
+    LABELS = {"grow": "learning: adding pieces", "prune": "learning: pruning pieces"}
+
+    def __init__(self):
+        self.stage = self.bar = None
+
+    def __call__(self, stage, done, total):
+        from wptk.textio import Progress
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, Progress(self.LABELS[stage], total=total, unit="pieces")
+        self.bar.advance(done - self.bar.done)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        self.stage = self.bar = None
+
+
+# -- flags shared with pipelines/word_count.py ----------------------------------------------------------------
+
+
+def add_tokenizer_flags(p):
+    """--lower / --no-lower and --multilingual: which BasicTokenizer splits the text into words."""
+    case = p.add_mutually_exclusive_group()
+    case.add_argument("--lower", dest="lower", action="store_true", default=None,
+                      help="lowercase and strip accents, for uncased models (default)")
+    case.add_argument("--no-lower", "--no_lower", dest="lower", action="store_false",
+                      help="keep case and accents, for cased models")
+    p.add_argument("--multilingual", action="store_true",
+                   help="the multilingual pre-tokenizer (docs/multilingual.md): no normalization, Thai word "
+                        "segmentation, joiners and selectors kept, Mongolian suffixes; implies --no-lower")
+
+
+def add_count_flags(p):
+    p.add_argument("--num_shards", type=int, default=16,
+                   help="word-count shards, summed in parallel (default 16)")
+    p.add_argument("--input_split_mb", type=float, default=16.0, metavar="MB",
+                   help="plain input files are counted in byte ranges of this many MiB, in parallel (default 16)")
+    p.add_argument("--check_text", type=_parse_bool, default=True, metavar="BOOL",
+                   help="refuse input files whose first 64 KiB look binary (default True)")
+
+
+def _parse_bool(text):
+    from wptk.cmd_pretraining import parse_bool
+    return parse_bool(text)
+
+
+_parse_bool.__name__ = "boolean"      # argparse names the type in its error message
+
+
+def resolve_case(args):
+    """do_lower_case from --lower / --no-lower / --multilingual (the multilingual mode never lowercases)."""
+    if args.multilingual and args.lower:
+        raise WptkError("--multilingual keeps case (it does no normalization at all): drop --lower")
+    return False if args.multilingual else args.lower is not False
+
+
+def check_count_flags(args):
+    if not 1 <= args.num_shards <= 99999:
+        raise WptkError(f"--num_shards must be between 1 and 99999, got {args.num_shards}")
+    if not args.input_split_mb > 0:
+        raise WptkError(f"--input_split_mb must be positive, got {args.input_split_mb}")

@@ -1,0 +1,419 @@
+"""Scaling, memory and throughput of the Beam pipeline (pipelines/create_pretraining_data.py).
+
+    python benchmarks/bench_pipeline.py [--sizes 20 80] [--bucket-mb 1.25] [--repeats 2] [--workdir DIR]
+                                        [--skip-reference]
+
+Inputs, built from ../shared/data/corpus/en/* (or $WPTK_SHARED_DATA): the three files joined with a blank line
+between them and repeated until the target size (MB = 10^6 bytes), cut at a document boundary. Each repetition
+after the first appends " [copy k]" to the first line of every document, so that documents stay distinct: the
+pipeline puts identical documents into the same bucket, and exact duplicates would make buckets uneven.
+
+Runs (each a fresh process, timed from start to exit; outputs go to --workdir, a tmpfs by default so that disk
+bandwidth does not decide the result, and are deleted after each run). The machine may be shared: every round runs
+every configuration once, interleaved, and each configuration reports its best round:
+
+  pipeline   python -m pipelines.create_pretraining_data --runner=DirectRunner --direct_running_mode=
+             multi_processing --direct_num_workers=W (W separate worker processes on Beam's FnApiRunner), with
+             --num_buckets = input MB / --bucket-mb, so that a bucket holds the same amount of text at every size
+  wptk       wptk create-pretraining-data on the same input (one process)
+  control    two wptk create-pretraining-data processes at once, each on half of the largest input: how far this
+             machine itself scales from one process to two on this work (the scaling goal's ceiling)
+  reference  python -m bert.create_pretraining_data (bert-tensorflow 1.0.4) on austen.txt (4 MB), once
+
+All at the reference's default flags (max_seq_length 128, max_predictions_per_seq 20, dupe_factor 10,
+masked_lm_prob 0.15, short_seq_prob 0.1, seed 12345), uncased BERT vocab.
+
+Memory: a monitor thread samples the RSS of every process in the run's process tree every 20 ms (psutil); a
+worker is a process running apache_beam's sdk_worker_main; "worker peak RSS" is the largest peak among them. The
+driver (FnApiRunner; documents reach their bucket through spill files, only references through the driver) is
+reported separately.
+
+Goals, printed with PASS/FAIL:
+  scaling     end-to-end MB/s with 2 workers >= 1.8x with 1 worker (on the largest size); also marginal MB/s,
+              from the difference between the largest and the smallest run, which cancels fixed costs
+  memory      worker peak RSS at the largest size within 10% of that at the smallest size
+  vs wptk     pipeline MB/s per core (2 workers: MB/s / 2) >= 0.5 x wptk create-pretraining-data MB/s, at
+              each size
+  vs ref      pipeline MB/s per core >= 50 x the reference's MB/s
+The exit status is 1 if the 1- and 2-worker outputs differ (they must be byte-identical), else 0.
+"""
+import argparse
+import hashlib
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
+
+MB = 1e6
+FLAGS = ["--do_lower_case=True", "--max_seq_length=128", "--max_predictions_per_seq=20", "--random_seed=12345",
+         "--dupe_factor=10", "--masked_lm_prob=0.15", "--short_seq_prob=0.1"]
+CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1",
+             "PYTHONPATH": str(REPO_ROOT)}
+GOAL_SCALING, GOAL_RSS, GOAL_VS_WPTK, GOAL_VS_REF = 1.8, 1.10, 0.5, 50.0
+
+
+# ---------------------------------------------------------------------------------------------- machine & data
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def build_corpus(corpus_dir, target, path):
+    parts = []
+    for name in ("austen.txt", "bible_kjv.txt", "python_docs.txt"):
+        data = (corpus_dir / name).read_bytes()
+        parts.append(data.rstrip(b"\n") + b"\n")
+    base = b"\n".join(parts)
+    documents = [d for d in re.split(rb"\n(?:[ \t\r]*\n)+", base) if d.strip()]
+    out, size, copy = [], 0, 0
+    while size < target:
+        for doc in documents:
+            if copy:
+                first, _, rest = doc.partition(b"\n")
+                doc = first + b" [copy %d]" % copy + (b"\n" + rest if rest else b"")
+            out.append(doc)
+            size += len(doc) + 2
+            if size >= target:
+                break
+        copy += 1
+    data = b"\n\n".join(out) + b"\n"
+    path.write_bytes(data[:data.rfind(b"\n\n", 0, int(target)) + 1] if len(data) > target else data)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- measured runs
+
+
+class TreeMonitor(threading.Thread):
+    """Peak RSS of each process in a process tree, sampled until stopped."""
+
+    def __init__(self, pid, interval=0.02):
+        super().__init__(daemon=True)
+        import psutil
+        self.psutil, self.root, self.interval = psutil, psutil.Process(pid), interval
+        self.peaks, self.workers, self.stopped = {}, set(), threading.Event()
+
+    def run(self):
+        ps = self.psutil
+        while not self.stopped.is_set():
+            try:
+                procs = [self.root] + self.root.children(recursive=True)
+            except ps.Error:
+                break
+            for proc in procs:
+                try:
+                    rss = proc.memory_info().rss
+                    if proc.pid not in self.peaks and proc.pid != self.root.pid:
+                        cmdline = proc.cmdline()    # workers run under `sh -c`: count the python process only
+                        if "sdk_worker_main" in " ".join(cmdline) and "python" in os.path.basename(cmdline[0]):
+                            self.workers.add(proc.pid)
+                    self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), rss)
+                except ps.Error:
+                    pass
+            self.stopped.wait(self.interval)
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
+        return {
+            "driver": self.peaks.get(self.root.pid, 0),
+            "workers": sorted((self.peaks[p] for p in self.workers), reverse=True),
+        }
+
+
+def run_measured(cmd, log_path, monitor=False):
+    """(wall seconds, cpu seconds of the process and the children it reaped, exit code, memory, log text)."""
+    env = dict(os.environ, **CHILD_ENV)
+    with open(log_path, "wb") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=REPO_ROOT)
+        mon = TreeMonitor(proc.pid) if monitor else None
+        if mon:
+            mon.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    memory = mon.stop() if mon else {"driver": usage.ru_maxrss * 1024, "workers": []}
+    return seconds, usage.ru_utime + usage.ru_stime, code, memory, Path(log_path).read_text(errors="replace")
+
+
+def digest_dir(directory):
+    h = hashlib.sha256()
+    for p in sorted(Path(directory).glob("train-*")):
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def pipeline_cmd(inp, out, vocab, workers, buckets):
+    return [sys.executable, "-m", "pipelines.create_pretraining_data", f"--input_file={inp}", f"--output_dir={out}",
+            f"--vocab_file={vocab}", *FLAGS, f"--num_buckets={buckets}", "--runner=DirectRunner",
+            "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+
+
+def run_concurrently(cmds, log_dir):
+    """Wall seconds until all of `cmds`, started together, have exited; None if one failed."""
+    env = dict(os.environ, **CHILD_ENV)
+    logs = [open(log_dir / f"pair{i}.log", "wb") for i in range(len(cmds))]
+    try:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  cwd=REPO_ROOT) for c, log in zip(cmds, logs)]
+        codes = [p.wait() for p in procs]
+        seconds = time.perf_counter() - t0
+    finally:
+        for log in logs:
+            log.close()
+    return seconds if not any(codes) else None
+
+
+def split_in_two(path, out_a, out_b):
+    """Writes the documents of `path` into two files of about half its size each (cut at a blank line)."""
+    data = path.read_bytes()
+    cut = data.find(b"\n\n", len(data) // 2)
+    cut = len(data) if cut < 0 else cut + 1
+    out_a.write_bytes(data[:cut])
+    out_b.write_bytes(data[cut:].lstrip(b"\n"))
+
+
+def show_cmd(cmd, work):
+    text = " ".join(shlex.quote(c) for c in cmd)
+    return text.replace(sys.executable, "python").replace(str(work), "$WORK").replace(str(REPO_ROOT) + "/", "")
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=float, nargs="+", default=[20, 80], help="input sizes in MB (default 20 80)")
+    p.add_argument("--bucket-mb", type=float, default=1.25, help="input MB per bucket (default 1.25)")
+    p.add_argument("--repeats", type=int, default=2, help="runs of each timed pipeline/wptk job; best wall time")
+    p.add_argument("--workdir", help="inputs and outputs (default: a new directory in /dev/shm, else $TMPDIR)")
+    p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~40 s)")
+    args = p.parse_args(argv)
+
+    root = oracle.shared_data()
+    if root is None:
+        raise SystemExit("bench_pipeline: ../shared/data not found (set WPTK_SHARED_DATA)")
+    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
+    base = args.workdir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    work = Path(tempfile.mkdtemp(prefix="wptk-bench-pipeline-", dir=base))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(f"machine: {cpu_model()}, {cores} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}; "
+          "load average at start "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"python {platform.python_version()}, apache-beam {version('apache-beam')}, wptk {version('wptk')}, "
+          f"bert-tensorflow {version('bert-tensorflow')}, tensorflow {version('tensorflow')}")
+    print(f"command: {' '.join(shlex.quote(a) for a in [sys.executable.rsplit('/', 1)[-1]] + sys.argv)}")
+    print(f"workdir: {work} (inputs and outputs){' - tmpfs' if str(work).startswith('/dev/shm') else ''}")
+    sizes = sorted(args.sizes)
+    failures, rows, input_mb = [], {}, {}
+    try:
+        inputs = {}
+        for size in sizes:
+            inputs[size] = build_corpus(root / "corpus" / "en", size * MB, work / f"corpus_{size:g}mb.txt")
+            input_mb[size] = inputs[size].stat().st_size / MB
+        print("inputs: " + ", ".join(f"{inputs[s].name} {input_mb[s]:.1f} MB" for s in sizes))
+        print()
+
+        small, big = sizes[0], sizes[-1]
+        buckets_of = {s: max(1, round(input_mb[s] / args.bucket_mb)) for s in sizes}
+        half_a, half_b = work / "half_a.txt", work / "half_b.txt"
+        split_in_two(inputs[big], half_a, half_b)
+        jobs = []      # (label, command, input MB, output dir or None, monitor); each round runs them all once
+        for size in sizes:
+            for workers in (1, 2):
+                out = work / f"out_{size:g}_{workers}"
+                jobs.append((f"pipeline {size:g}MB {workers}w {buckets_of[size]} buckets",
+                             pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size]), input_mb[size], out,
+                             True))
+        for size in sizes:
+            jobs.append((f"wptk {size:g}MB", [sys.executable, "-m", "wptk", "create-pretraining-data",
+                                              f"--input_file={inputs[size]}", f"--output_file={work / 'wptk.tfrecord'}",
+                                              f"--vocab_file={vocab}", *FLAGS, "--quiet"], input_mb[size], None, False))
+        # Control: two independent single-process jobs at once, each on half of the largest input, against one on
+        # all of it: how far this machine itself scales from one process to two on this work.
+        pair = [[sys.executable, "-m", "wptk", "create-pretraining-data", f"--input_file={half}",
+                 f"--output_file={work / (half.stem + '.tfrecord')}", f"--vocab_file={vocab}", *FLAGS, "--quiet"]
+                for half in (half_a, half_b)]
+        digests = {}
+        for round_ in range(args.repeats):
+            print(f"round {round_ + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})", flush=True)
+            for label, cmd, mb, out, monitor in jobs:
+                if out is not None:
+                    shutil.rmtree(out, ignore_errors=True)
+                wall, cpu, code, memory, log = run_measured(cmd, work / "run.log", monitor)
+                if code != 0:
+                    print(f"{label}: FAILED (exit {code})\n  {show_cmd(cmd, work)}\n" + log[-3000:])
+                    failures.append(f"{label} failed")
+                    continue
+                if out is not None:
+                    digests.setdefault(label, set()).add(digest_dir(out))
+                    shutil.rmtree(out, ignore_errors=True)
+                (work / "wptk.tfrecord").unlink(missing_ok=True)
+                job = re.search(r" in ([\d.]+) s on ", log)
+                row = rows.setdefault(label, {"wall": float("inf"), "mb": mb, "cmd": cmd, "walls": [],
+                                              "memory": {"driver": 0, "workers": []}})
+                row["walls"].append(wall)
+                if wall < row["wall"]:
+                    row.update(wall=wall, cpu=cpu, job=float(job.group(1)) if job else None)
+                row["memory"]["driver"] = max(row["memory"]["driver"], memory["driver"])
+                if sum(memory["workers"]) > sum(row["memory"]["workers"]):
+                    row["memory"]["workers"] = memory["workers"]
+            seconds = run_concurrently(pair, work)
+            for f in work.glob("half_*.tfrecord"):
+                f.unlink()
+            if seconds:
+                row = rows.setdefault("wptk pair", {"wall": float("inf"), "mb": input_mb[big], "walls": []})
+                row["walls"].append(seconds)
+                row["wall"] = min(row["wall"], seconds)
+        print()
+        for label, cmd, mb, out, monitor in jobs:
+            row = rows.get(label)
+            if not row:
+                continue
+            if len(digests.get(label, ())) > 1:
+                print(f"{label}: outputs of the {args.repeats} runs DIFFER")
+                failures.append(f"{label} not reproducible")
+            row["digest"] = next(iter(digests[label])) if len(digests.get(label, ())) == 1 else None
+            workers = row["memory"]["workers"]
+            memory_text = (f", peak RSS workers {' / '.join(f'{w / 2**20:.0f}' for w in workers)} MiB, driver "
+                           f"{row['memory']['driver'] / 2**20:.0f} MiB" if workers else
+                           f", peak RSS {row['memory']['driver'] / 2**20:.0f} MiB")
+            job_text = f" (job {row['job']:.1f} s)" if row.get("job") else ""
+            print(f"{label}: {row['wall']:.1f} s{job_text}, {mb / row['wall']:.2f} MB/s end to end, "
+                  f"cpu {row['cpu']:.1f} s{memory_text}; all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
+            print(f"  {show_cmd(cmd, work)}")
+        if "wptk pair" in rows:
+            row = rows["wptk pair"]
+            print(f"control: 2 x wptk create-pretraining-data at once on the halves of {big:g}MB: {row['wall']:.1f} s; "
+                  f"all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
+        austen = root / "corpus" / "en" / "austen.txt"
+        if not args.skip_reference:
+            cmd = [sys.executable, "-m", "bert.create_pretraining_data", f"--input_file={austen}",
+                   f"--output_file={work / 'ref.tfrecord'}", f"--vocab_file={vocab}", *FLAGS]
+            wall, cpu, code, _, log = run_measured(cmd, work / "run.log")
+            (work / "ref.tfrecord").unlink(missing_ok=True)
+            if code == 0:
+                mb = austen.stat().st_size / MB
+                rows["reference austen 4MB"] = {"wall": wall, "mb": mb}
+                print(f"reference austen 4MB: {wall:.1f} s, {mb / wall:.3f} MB/s, cpu {cpu:.1f} s\n"
+                      f"  {show_cmd(cmd, work)}")
+            else:
+                print(f"reference: FAILED (exit {code})\n" + log[-3000:])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print("\ngoals:")
+
+    def verdict(ok):
+        if not ok:
+            failures.append("goal")
+        return "PASS" if ok else "FAIL"
+
+    def rate(label):
+        row = rows.get(label)
+        return row["mb"] / row["wall"] if row else None
+
+    one, two = (f"pipeline {big:g}MB {w}w {buckets_of[big]} buckets" for w in (1, 2))
+    r1, r2 = rate(one), rate(two)
+    exit_code = 0
+    if r1 and r2:
+        print(f"  scaling ({big:g} MB): 2 workers {r2:.2f} MB/s / 1 worker {r1:.2f} MB/s = {r2 / r1:.2f}x "
+              f"(goal >= {GOAL_SCALING}x): {verdict(r2 / r1 >= GOAL_SCALING)}")
+        c1, c2 = rows[one]["cpu"], rows[two]["cpu"]
+        print(f"    cpu seconds 1 worker {c1:.1f}, 2 workers {c2:.1f}; wall 1 worker {rows[one]['wall']:.1f} s, "
+              f"2 workers {rows[two]['wall']:.1f} s")
+        whole, pair_row = rows.get(f"wptk {big:g}MB"), rows.get("wptk pair")
+        if whole and pair_row:
+            ceiling = whole["wall"] / pair_row["wall"]
+            print(f"    this machine's own ceiling: 2 wptk processes on the halves / 1 on the whole = {ceiling:.2f}x; "
+                  f"the pipeline reaches {r2 / r1 / ceiling:.0%} of it")
+        small_one = rows.get(f"pipeline {small:g}MB 1w {buckets_of[small]} buckets")
+        small_two = rows.get(f"pipeline {small:g}MB 2w {buckets_of[small]} buckets")
+        if small_one and small_two and small != big and min(rows[one]["wall"] - small_one["wall"],
+                                                            rows[two]["wall"] - small_two["wall"]) > 0:
+            d1, d2 = rows[one]["wall"] - small_one["wall"], rows[two]["wall"] - small_two["wall"]
+            mb = input_mb[big] - input_mb[small]
+            print(f"    marginal throughput, start/stop costs excluded ({big:g} MB run - {small:g} MB run): 1 worker "
+                  f"{mb / d1:.2f} MB/s, 2 workers {mb / d2:.2f} MB/s = {d1 / d2:.2f}x "
+                  f"(goal >= {GOAL_SCALING}x): {verdict(d1 / d2 >= GOAL_SCALING)}")
+            print(f"    fixed cost per run (start, worker start/stop, summary): 1 worker "
+                  f"{small_one['wall'] - input_mb[small] * d1 / mb:.1f} s, 2 workers "
+                  f"{small_two['wall'] - input_mb[small] * d2 / mb:.1f} s")
+        same = rows[one].get("digest") == rows[two].get("digest")
+        print(f"  outputs of 1 and 2 workers byte-identical: {'yes' if same else 'NO'}")
+        if not same:
+            exit_code = 1
+    small_row = rows.get(f"pipeline {small:g}MB 2w {buckets_of[small]} buckets")
+    big_row = rows.get(two)
+    if small_row and big_row and small != big:
+        a, b = max(small_row["memory"]["workers"] or [0]), max(big_row["memory"]["workers"] or [0])
+        print(f"  worker peak RSS {big:g} MB ({buckets_of[big]} buckets) / {small:g} MB ({buckets_of[small]} "
+              f"buckets): {b / 2**20:.0f} / {a / 2**20:.0f} MiB = {b / a:.3f} (goal <= {GOAL_RSS:.2f}): "
+              f"{verdict(b / a <= GOAL_RSS)}")
+        da, db = small_row["memory"]["driver"], big_row["memory"]["driver"]
+        print(f"    driver (FnApiRunner; only spill-file references go through its shuffle) peak RSS "
+              f"{db / 2**20:.0f} / {da / 2**20:.0f} MiB = {db / da:.3f} (not a goal)")
+    per_core = {}
+    for size in sizes:
+        pipeline_rate = rate(f"pipeline {size:g}MB 2w {buckets_of[size]} buckets")
+        wptk_rate = rate(f"wptk {size:g}MB")
+        if pipeline_rate and wptk_rate:
+            per_core[size] = pipeline_rate / 2
+            ratio = per_core[size] / wptk_rate
+            print(f"  per core vs wptk create-pretraining-data ({size:g} MB): pipeline {pipeline_rate:.2f} MB/s / 2 "
+                  f"cores = {per_core[size]:.2f} MB/s per core / wptk {wptk_rate:.2f} MB/s = {ratio:.2f} "
+                  f"(goal >= {GOAL_VS_WPTK}): {verdict(ratio >= GOAL_VS_WPTK)}")
+    ref_rate = rate("reference austen 4MB")
+    if per_core and ref_rate:
+        for size in sizes:
+            if size in per_core:
+                print(f"  per core vs reference ({size:g} MB): pipeline {per_core[size]:.2f} MB/s per core / reference "
+                      f"(austen 4 MB) {ref_rate:.3f} MB/s = {per_core[size] / ref_rate:.0f}x "
+                      f"(goal >= {GOAL_VS_REF:.0f}x): {verdict(per_core[size] / ref_rate >= GOAL_VS_REF)}")
+        for size in sizes:
+            wptk_rate = rate(f"wptk {size:g}MB")
+            if wptk_rate:
+                print(f"    for scale: wptk create-pretraining-data itself ({size:g} MB, one core) {wptk_rate:.2f} "
+                      f"MB/s = {wptk_rate / ref_rate:.0f}x the reference")
+    elif not args.skip_reference:
+        print("  per core vs reference: not measured (the reference did not run)")
+    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

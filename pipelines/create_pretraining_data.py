@@ -1,0 +1,1109 @@
+"""BERT pretraining data as an Apache Beam pipeline: ``wptk create-pretraining-data``, bucket by bucket.
+
+    python -m pipelines.create_pretraining_data --input_file=GLOBS --output_dir=DIR --vocab_file=V \\
+        [reference flags] [--num_buckets=N] [--gzip] [--split_sentences] [Beam pipeline options]
+
+How the job runs, and what makes its output exact and reproducible:
+
+1. Reading. ``--input_file`` is a comma-separated list of files or glob patterns on any Beam filesystem (local,
+   gs://, s3://, hdfs://, ...), matched and opened with ``FileSystems``. Lines are split on "\\n" only and
+   decoded as the reference does (invalid UTF-8 bytes dropped and counted; ``--errors=strict`` fails instead).
+   A document is a run of lines up to a blank line (``str.strip()`` leaves nothing) *or the end of a file* (unlike
+   the single-process command, a file boundary ends a document here). Plain files are read by a splittable DoFn
+   in byte ranges of ``--input_split_mb``; a range owns the documents whose *key* lies in it, the key being the
+   offset of the blank line just before the document (0 for a document starting at offset 0). A reader skips
+   the document its range starts inside and reads past its end to finish its last document, so every document
+   is read exactly once, whatever the split points (also dynamic splits). gzip and bz2 files (by extension) are
+   read whole. ``--split_sentences`` first splits every line (one paragraph per line) into sentences with
+   ``split_sentences``.
+2. Bucketing. A document's text is its lines joined by "\\n" (after decoding, and after sentence splitting);
+   ``document_digest(random_seed, text)`` = blake2b-128 of ``b"%d\\n" % random_seed + UTF-8 text``; its bucket is
+   the first 8 digest bytes, big-endian, modulo ``--num_buckets``. Membership depends only on the seed and the
+   text: not on file names, file order, compression, splits, worker count or runner. Readers write documents to
+   spill files in ``DIR/.wptk-shuffle-<id>/`` and send only (file, offset, length) references through the
+   GroupByKey, so no process (a local runner's driver included) holds more than a bucket of text: a worker's
+   memory is set by the bucket size (input size / --num_buckets), not by the corpus size.
+3. Instances. A bucket's documents are sorted by (digest, UTF-8 text), written as lines with a blank line after
+   each document, and given to ``wptk.pretraining.documents_from_lines``, ``create_instances`` and
+   ``write_instances``, with ``random_seed = bucket_seed(random_seed, k)`` = the first 8 bytes, big-endian, of
+   blake2b-64 of ``b"wptk-bucket-seed:%d:%d" % (random_seed, k)``, shifted right by one bit (0 <= seed < 2**63).
+   So bucket k's file holds exactly the bytes ``wptk create-pretraining-data --random_seed=<bucket_seed>`` writes
+   for that text file; random next sentences come from the same bucket.
+4. Output. ``DIR/train-KKKKK-of-NNNNN.tfrecord`` (``.tfrecord.gz`` with ``--gzip``) for every bucket, empty
+   buckets included, each written under a temporary name and renamed when complete, then ``DIR/summary.json``
+   (counts and flags) last; the spill files are deleted. A DIR that holds train-* files, a summary.json or spill
+   files is refused unless ``--overwrite``, which deletes them first; when the job fails, the files it wrote are
+   deleted again. The counts come from each bucket's own count file (exact on every runner) and, for reading
+   (invalid UTF-8), from Beam metrics; the printed summary is queried from the PipelineResult's metrics.
+
+Runners: FnApiRunner in this process by default; ``--runner=DirectRunner`` with ``--direct_running_mode=
+multi_processing --direct_num_workers=N`` runs N worker processes (on Beam's FnApiRunner: wptk never starts
+Prism, which Beam's DirectRunner would download); any other ``--runner`` (DataflowRunner, FlinkRunner,
+SparkRunner, PortableRunner) is passed to Beam as is; give it ``--setup_file ./setup.py`` so that workers build
+wptk's kernels.
+"""
+import argparse
+import dataclasses
+import gzip as gzip_module
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+
+class _QuietBeamImport(logging.Filter):
+    """Drops the one warning `import apache_beam` logs about optional GCP client libraries."""
+
+    def filter(self, record):
+        return "apitools not found" not in str(record.msg)
+
+
+logging.getLogger().addFilter(_QuietBeamImport())
+
+import apache_beam as beam  # noqa: E402
+from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
+from apache_beam.io.filesystems import FileSystems  # noqa: E402
+from apache_beam.io.restriction_trackers import (  # noqa: E402
+    OffsetRange, OffsetRestrictionTracker, UnsplittableRestrictionTracker)
+from apache_beam.metrics import Metrics  # noqa: E402
+from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions  # noqa: E402
+
+from wptk import cmd_pretraining  # noqa: E402
+from wptk import pretraining as pt  # noqa: E402
+from wptk.errors import WptkError  # noqa: E402
+
+PROG = "python -m pipelines.create_pretraining_data"
+NAMESPACE = "wptk"
+MB = 1 << 20
+TEXT_CHECK_BYTES = 64 * 1024
+READ_CHUNK = 1 << 20
+AUTO_SPLITS, MIN_AUTO_SPLIT, MAX_AUTO_SPLIT = 64, 1 << 20, 64 << 20   # --input_split_mb=0
+SPILL_BYTES = 16 << 20          # a reader writes its documents to a spill file whenever it holds this much
+SHUFFLE_PREFIX = ".wptk-shuffle-"
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
+OUTPUT_PATTERNS = ("train-*-of-*.tfrecord", "train-*-of-*.tfrecord.gz", ".train-*", "summary.json",
+                   ".summary.json.tmp-*", SHUFFLE_PREFIX + "*/*")
+
+DESCRIPTION = __doc__.split("\n\n", 2)[2]
+
+
+# ------------------------------------------------------------------------------------------------- flags
+
+
+class _Without:
+    """Passes `wptk create-pretraining-data`'s flag definitions to our parser, leaving out the few that the
+    pipeline replaces, so names, defaults, types and help stay the command's own."""
+
+    def __init__(self, target, skip):
+        self.target, self.skip = target, skip
+
+    def add_argument_group(self, *args, **kwargs):
+        return _Without(self.target.add_argument_group(*args, **kwargs), self.skip)
+
+    def add_argument(self, *names, **kwargs):
+        if names[0].lstrip("-") in self.skip:
+            return None
+        return self.target.add_argument(*names, **kwargs)
+
+
+PIPELINE_BOOL_FLAGS = ("split_sentences", "overwrite", "check_text")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
+    g = p.add_argument_group("pipeline flags")
+    g.add_argument("--output_dir", required=True,
+                   help="directory (any Beam filesystem) for train-KKKKK-of-NNNNN.tfrecord[.gz] and summary.json")
+    g.add_argument("--num_buckets", type=int, default=16,
+                   help="number of buckets = output files; a bucket's documents must fit one worker's memory "
+                        "(default 16)")
+    bool_flag = dict(type=cmd_pretraining.parse_bool, nargs="?", const=True, metavar="BOOL")
+    g.add_argument("--split_sentences", default=False, **bool_flag,
+                   help="input has one paragraph per line: split each line into sentences first (default False)")
+    g.add_argument("--overwrite", default=False, **bool_flag,
+                   help="delete train-* files and summary.json of an earlier run in --output_dir first "
+                        "(default: refuse to write into such a directory)")
+    g.add_argument("--max_document_mb", type=float, default=256.0,
+                   help="a document (lines up to a blank line) larger than this many MiB is an error "
+                        "(default 256)")
+    g.add_argument("--input_split_mb", type=float, default=0.0,
+                   help="plain input files are read in parallel in byte ranges of this many MiB (default 0: the "
+                        "total input size / 64, between 1 and 64 MiB)")
+    g.add_argument("--check_text", default=True, **bool_flag,
+                   help="refuse input files whose first 64 KiB look binary: more than 1%% NUL bytes or more than "
+                        "10%% invalid UTF-8 (default True)")
+    # Flags of the command that mean nothing here: a clear error rather than a silently ignored flag.
+    p.add_argument("--output_file", help=argparse.SUPPRESS)
+    p.add_argument("--log_examples", help=argparse.SUPPRESS)
+    return p
+
+
+def normalize_argv(argv):
+    """absl spellings of the reference's boolean flags (cmd_pretraining's), and of this pipeline's own."""
+    out = []
+    for arg in cmd_pretraining.normalize_absl_argv(argv):
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        if name and "=" not in arg and name.startswith("no") and name[2:] in PIPELINE_BOOL_FLAGS:
+            arg = f"--{name[2:]}=false"
+        out.append(arg)
+    return out
+
+
+def parse_args(argv):
+    """(args, config, beam_argv); WptkError for bad values, SystemExit(2) for unparseable ones."""
+    parser = build_parser()
+    args, beam_argv = parser.parse_known_args(normalize_argv(argv))
+    if args.output_file is not None:
+        raise WptkError("--output_file is not a flag of the pipeline: it writes one file per bucket into "
+                        "--output_dir")
+    if args.log_examples is not None:
+        raise WptkError("--log_examples is not supported by the pipeline (use wptk create-pretraining-data)")
+    config = pt.PretrainingConfig(
+        max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
+        random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
+        short_seq_prob=args.short_seq_prob, do_whole_word_mask=args.do_whole_word_mask)
+    config.validate()
+    if not 1 <= args.num_buckets <= 99999:
+        raise WptkError(f"--num_buckets must be between 1 and 99999, got {args.num_buckets}")
+    if not args.max_document_mb > 0:
+        raise WptkError(f"--max_document_mb must be positive, got {args.max_document_mb}")
+    if not args.input_split_mb >= 0:
+        raise WptkError(f"--input_split_mb must be positive (or 0 for automatic), got {args.input_split_mb}")
+    return args, config, beam_argv
+
+
+def check_beam_flags(beam_argv):
+    """WptkError for flags that neither this pipeline nor Beam (with the chosen runner's options) defines: Beam
+    would only log and drop them, and a misspelt reference flag would silently keep its default."""
+    unknown = unknown_beam_flags(beam_argv)
+    if unknown:
+        raise WptkError(f"unknown flag(s): {' '.join(unknown)} (neither a flag of this pipeline nor a Beam "
+                        f"pipeline option; see {PROG} --help)")
+
+
+def unknown_beam_flags(beam_argv):
+    """The flags of `beam_argv` that no Beam PipelineOptions class defines (Beam would only log and drop them)."""
+    options = PipelineOptions(beam_argv)
+    log = logging.getLogger("apache_beam.options.pipeline_options")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        known = set(options.get_all_options())
+        retained = set(options.get_all_options(retain_unknown_options=True))
+    finally:
+        log.setLevel(level)
+    names = retained - known
+    return [a for a in beam_argv if a.startswith("-") and a.lstrip("-").split("=", 1)[0] in names] or sorted(names)
+
+
+# ------------------------------------------------------------------------------------------------- inputs
+
+
+def is_compressed(path):
+    return CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED
+
+
+def match_inputs(patterns):
+    """[(path, size)] for comma-separated files or glob patterns on any Beam filesystem, each pattern's matches
+    sorted; a pattern that matches nothing is an error."""
+    files = []
+    for pattern in [p.strip() for p in patterns.split(",") if p.strip()]:
+        try:
+            results = FileSystems.match([pattern])
+        except Exception as e:  # BeamIOError, or a filesystem that is not installed
+            raise WptkError(f"cannot match input {pattern}: {_one_line(e)}") from None
+        matches = []
+        for metadata in results[0].metadata_list if results else []:
+            if is_local(metadata.path) and os.path.isdir(metadata.path):
+                continue
+            matches.append((metadata.path, int(metadata.size_in_bytes)))
+        if not matches:
+            raise WptkError(f"input file not found: {pattern}")
+        files.extend(sorted(matches))
+    if not files:
+        raise WptkError("--input_file names no file")
+    return files
+
+
+def text_problem(sample):
+    """Why `sample` (the first bytes of a file) does not look like UTF-8 text, or None."""
+    if not sample:
+        return None
+    nul = sample.count(b"\0")
+    if nul * 100 > len(sample):
+        return f"{nul} NUL bytes in its first {len(sample):,} bytes (binary, or UTF-16 text?)"
+    cut = sample[:sample.rfind(b"\n") + 1] or sample[:-3] or sample    # no character cut at the end
+    invalid = len(cut) - len(cut.decode("utf-8", "ignore").encode("utf-8"))
+    if invalid * 10 > len(cut):
+        return f"{100 * invalid / len(cut):.0f}% of its first {len(cut):,} bytes are invalid UTF-8"
+    return None
+
+
+def check_text_file(path):
+    """WptkError when `path` cannot be opened or its first 64 KiB (decompressed) do not look like text."""
+    try:
+        with FileSystems.open(path) as f:
+            sample = f.read(TEXT_CHECK_BYTES)
+    except Exception as e:
+        raise WptkError(f"cannot read {path}: {_one_line(e)}") from None
+    problem = text_problem(sample)
+    if problem:
+        raise WptkError(f"{path} does not look like UTF-8 text: {problem}; remove it from --input_file "
+                        "(or pass --check_text=false to read it anyway, dropping invalid bytes)")
+
+
+def read_file_bytes(path, what):
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return f.read()
+    except Exception as e:
+        raise WptkError(f"cannot read {what} {path}: {_one_line(e)}") from None
+
+
+# ------------------------------------------------------------------------------------------------- reading
+
+
+def iter_line_batches(f, start, path="", max_line=None):
+    """(offset of the first line, [raw lines without "\\n"]) for the lines of binary file `f` from its current
+    position, taken to be `start`, a read chunk at a time. A last line without "\\n" is included; a line longer
+    than `max_line` bytes is an error."""
+    pending, pending_len, offset = [], 0, start
+    while True:
+        chunk = f.read(READ_CHUNK)
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")
+        last = parts.pop()
+        if parts:
+            if pending:
+                pending.append(parts[0])
+                parts[0] = b"".join(pending)
+                pending, pending_len = [], 0
+            yield offset, parts
+            offset += sum(map(len, parts)) + len(parts)
+        if last:
+            pending.append(last)
+            pending_len += len(last)
+            if max_line is not None and pending_len > max_line:
+                raise _too_large(path, offset, max_line)
+    if pending:
+        yield offset, [b"".join(pending)]
+
+
+def _too_large(path, offset, limit):
+    return WptkError(f"{path}: the document at byte {offset:,} is larger than --max_document_mb="
+                     f"{limit / MB:g} (no blank line for that long): split it, or raise the limit")
+
+
+def first_line_start(f, start):
+    """The offset of the first line that starts at or after `start` (None if there is none); leaves `f` there."""
+    if start == 0:
+        f.seek(0)
+        return 0
+    f.seek(start - 1)
+    position = start - 1
+    while True:
+        chunk = f.read(64 * 1024)
+        if not chunk:
+            return None
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            position += newline + 1
+            f.seek(position)
+            return position
+        position += len(chunk)
+
+
+ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"    # the ASCII characters that str.strip() removes
+
+
+def is_blank(raw):
+    """Whether a raw line is blank: `str.strip()` leaves nothing of its text decoded as the reference decodes it
+    (invalid UTF-8 dropped). Decodes only lines whose first non-space byte is not ASCII."""
+    rest = raw.strip(ASCII_SPACE)
+    return not rest or (rest[0] >= 0x80 and not raw.decode("utf-8", "ignore").strip())
+
+
+def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, seekable=True):
+    """(key, raw lines) for the documents that the byte range [start, stop) of file `f` owns.
+
+    A document is a run of lines ended by a blank line or the end of the file. Its key is the offset of the
+    blank line just before it, or 0 for a document that starts at offset 0; the range that contains the key owns
+    the document, and `claim(key)` must return True before it is read (a restriction tracker's try_claim: False
+    ends the range). The reader skips the lines of a document that started before its range and reads past
+    `stop` to finish its last document. With `seekable=False`, `f` is read from its start (start must be 0).
+    """
+    if seekable:
+        position = first_line_start(f, start)
+        if position is None:
+            return
+    else:
+        position = 0
+    limit = max_document_bytes
+    prev_blank = None        # offset of the blank line just before the current line, if this reader saw it
+    key, doc, doc_bytes = None, None, 0
+    for offset, batch in iter_line_batches(f, position, path, limit):
+        for raw in batch:
+            line_start = offset
+            offset += len(raw) + 1
+            rest = raw.strip(ASCII_SPACE)
+            blank = not rest or (rest[0] >= 0x80 and not raw.decode("utf-8", "ignore").strip())
+            if doc is not None:
+                if blank:
+                    yield key, doc
+                    doc, prev_blank = None, line_start
+                    if line_start >= stop:
+                        return
+                else:
+                    doc_bytes += len(raw) + 1
+                    if limit is not None and doc_bytes > limit:
+                        raise _too_large(path, key, limit)
+                    doc.append(raw)
+                continue
+            if blank:
+                if line_start >= stop:
+                    return
+                prev_blank = line_start
+                continue
+            if line_start == 0:
+                key = 0
+            elif prev_blank is not None:
+                key = prev_blank
+            else:
+                continue            # inside a document that an earlier range owns
+            if not claim(key):
+                return
+            doc, doc_bytes, prev_blank = [raw], len(raw) + 1, None
+    if doc is not None:
+        yield key, doc
+
+
+def decode_lines(raw_lines, decoder, where):
+    """The lines decoded as the reference decodes them (via `decoder`, which counts or refuses invalid UTF-8)."""
+    try:
+        return b"\n".join(raw_lines).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return [decoder.decode(raw, where) for raw in raw_lines]
+
+
+def document_text(raw_lines, decoder, where, sentences=False):
+    """A document's UTF-8 text: its decoded lines joined by "\\n" (after sentence splitting, with `sentences`).
+    Valid UTF-8 without sentence splitting is returned as read."""
+    text = b"\n".join(raw_lines)
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        lines = [decoder.decode(raw, where) for raw in raw_lines]
+    else:
+        if not sentences:
+            return text
+        lines = decoded.split("\n")
+    if sentences:
+        lines = [s for line in lines for s in split_sentences(line)]
+    return "\n".join(lines).encode("utf-8")
+
+
+def read_documents(f, start, stop, claim, decoder, path="", max_document_bytes=None, seekable=True):
+    """(key, decoded lines) for the documents that the byte range [start, stop) of `f` owns: read_raw_documents
+    with the lines decoded."""
+    for key, raw in read_raw_documents(f, start, stop, claim, path, max_document_bytes, seekable):
+        yield key, decode_lines(raw, decoder, f"{path}: the document at byte {key:,}")
+
+
+# ------------------------------------------------------------------------------------------------- sentences
+
+# Sentence ends: a run of terminal punctuation (Unicode Sentence_Break STerm/ATerm: . ! ? and their full-width,
+# CJK, Devanagari, Arabic, Ethiopic, ... forms, plus the ellipsis), optional closing quotes/brackets, then
+# whitespace; CJK full-width stops need no space after them.
+_SENTENCE_END = None
+ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof sr jr st mt ft vs etc cf al approx dept est fig figs vol vols no nos pp p ch sec ed eds
+inc ltd co corp bros gen col capt lt sgt rev hon gov sen rep pres jan feb mar apr jun jul aug sep sept oct nov dec
+""".split())
+
+
+def _sentence_end():
+    global _SENTENCE_END
+    if _SENTENCE_END is None:
+        import regex
+        _SENTENCE_END = regex.compile(
+            r"(?P<cjk>[。！？｡]+[\p{SB=Close}]*\s*)"
+            r"|(?P<term>[\p{SB=STerm}\p{SB=ATerm}\u2026]+)(?P<close>[\p{SB=Close}]*)\s+(?=\S)")
+    return _SENTENCE_END
+
+
+def split_sentences(paragraph):
+    """Sentences of one paragraph, stripped, in order; rule-based and Unicode-aware, deliberately simple.
+
+    A sentence ends after terminal punctuation (Unicode Sentence_Break STerm or ATerm, e.g. . ! ? 。 ！ ？ । ॥ ؟
+    ። and the ellipsis …), optionally followed by closing quotes or brackets, when whitespace follows; after the
+    CJK full-width stops 。！？｡ also without whitespace. Not after a single "." that ends a known abbreviation
+    (Mr. Dr. etc. e.g. i.e. ...: ABBREVIATIONS, or any word with an inner ".", like U.S.) or a single letter
+    (initials: J. R. R. Tolkien), and never before a lowercase letter.
+    """
+    pieces, begin = [], 0
+    for m in _sentence_end().finditer(paragraph):
+        end = m.end()
+        if m.group("term") is not None:
+            term = m.group("term")
+            following = paragraph[end:end + 1]
+            if following and following.islower():
+                continue
+            if term == "." and not m.group("close"):
+                word = paragraph[begin:m.start()].rsplit(None, 1)[-1] if paragraph[begin:m.start()].strip() else ""
+                word = word.lstrip("\"'([{“‘«")
+                if "." in word or len(word) == 1 and word.isalpha() or word.lower() in ABBREVIATIONS:
+                    continue
+        piece = paragraph[begin:end].strip()
+        if piece:
+            pieces.append(piece)
+        begin = end
+    piece = paragraph[begin:].strip()
+    if piece:
+        pieces.append(piece)
+    return pieces
+
+
+# ------------------------------------------------------------------------------------------------- bucketing
+
+
+def document_digest(random_seed, text_bytes):
+    """blake2b-128 of b"%d\\n" % random_seed + the document's UTF-8 text: its bucket and its place in it."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"%d\n" % random_seed)
+    h.update(text_bytes)
+    return h.digest()
+
+
+def bucket_of(digest, num_buckets):
+    return int.from_bytes(digest[:8], "big") % num_buckets
+
+
+def bucket_seed(random_seed, bucket):
+    """The random_seed bucket `bucket` is built with: blake2b-64 of b"wptk-bucket-seed:%d:%d", >> 1."""
+    digest = hashlib.blake2b(b"wptk-bucket-seed:%d:%d" % (random_seed, bucket), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+_RECORD_HEAD = struct.Struct("<16sI")
+
+
+def pack_documents(items):
+    """One bytes batch of (digest, UTF-8 text) items: 16-byte digest, uint32 LE length, text; repeated."""
+    return b"".join(_RECORD_HEAD.pack(d, len(t)) + t for d, t in items)
+
+
+def unpack_documents(blob):
+    out, pos, n = [], 0, len(blob)
+    while pos < n:
+        digest, length = _RECORD_HEAD.unpack_from(blob, pos)
+        pos += _RECORD_HEAD.size
+        out.append((digest, blob[pos:pos + length]))
+        pos += length
+    return out
+
+
+def read_spilled(refs):
+    """The packed document batches that (file, offset, length) references point to, one open per file."""
+    by_file = {}
+    for path, offset, length in refs:
+        if length:
+            by_file.setdefault(path, []).append((offset, length))
+    for path in sorted(by_file):
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for offset, length in sorted(by_file[path]):
+                f.seek(offset)
+                blob = f.read(length)
+                if len(blob) != length:
+                    raise IOError(f"{path}: spill file is shorter than expected ({offset} + {length})")
+                yield blob
+
+
+def bucket_lines(documents):
+    """The text lines of (digest, text) documents in canonical order: sorted by (digest, text), each document's
+    lines followed by one blank line. Exactly the lines of the text file that reproduces a bucket."""
+    for _, text in sorted(documents):
+        yield from text.decode("utf-8").split("\n")
+        yield ""
+
+
+# ------------------------------------------------------------------------------------------------- output files
+
+
+def output_name(bucket, num_buckets, gzip):
+    return f"train-{bucket:05d}-of-{num_buckets:05d}.tfrecord" + (".gz" if gzip else "")
+
+
+def is_local(path):
+    """A path of the local filesystem (no scheme): written with wptk's own atomic writer, os.path applies."""
+    return FileSystems.get_scheme(path) is None
+
+
+def write_atomic(path, chunks, gzip=False):
+    """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; GZIP
+    exactly as wptk.tfrecord.RecordWriter writes it (level 6, mtime 0, no name), so the bytes do not depend on
+    the filesystem."""
+    directory, name = os.path.split(path) if is_local(path) else path.rsplit("/", 1)
+    tmp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
+    raw = FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED)
+    try:
+        out = (gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+               if gzip else raw)
+        for chunk in chunks:
+            out.write(chunk)
+        if out is not raw:
+            out.close()
+        raw.close()
+    except BaseException:
+        try:
+            raw.close()
+        finally:
+            _delete_quietly([tmp])
+        raise
+    try:
+        FileSystems.rename([tmp], [path])
+    except Exception:
+        if not FileSystems.exists(path):        # some filesystems refuse to rename over an existing file
+            _delete_quietly([tmp])
+            raise
+        FileSystems.delete([path])
+        FileSystems.rename([tmp], [path])
+
+
+def _delete_quietly(paths):
+    try:
+        if paths:
+            FileSystems.delete(paths)
+    except Exception:
+        pass
+    _remove_shuffle_dirs(paths)
+
+
+def _remove_shuffle_dirs(paths):
+    """Local spill directories of deleted spill files (object stores have no directories)."""
+    for directory in {p.rsplit("/", 1)[0] for p in paths if SHUFFLE_PREFIX in p and is_local(p)}:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
+
+
+def existing_outputs(output_dir):
+    """Paths in `output_dir` that some run of this pipeline writes: train-* files, temporaries, summary.json."""
+    patterns = [FileSystems.join(output_dir, p) for p in OUTPUT_PATTERNS]
+    try:
+        results = FileSystems.match(patterns)
+    except Exception:
+        results = []
+        for pattern in patterns:
+            try:
+                results.extend(FileSystems.match([pattern]))
+            except Exception:
+                pass
+    return sorted({m.path for r in results for m in r.metadata_list})
+
+
+def prepare_output_dir(output_dir, overwrite):
+    if is_local(output_dir):
+        if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+            raise WptkError(f"--output_dir is not a directory: {output_dir}")
+        try:
+            os.makedirs(output_dir, exist_ok=True)
+        except OSError as e:
+            raise WptkError(f"cannot create --output_dir {output_dir}: {e.strerror or e}") from None
+    old = existing_outputs(output_dir)
+    if old and not overwrite:
+        names = ", ".join(p.rsplit("/", 1)[-1] for p in old[:3]) + (", ..." if len(old) > 3 else "")
+        raise WptkError(f"--output_dir {output_dir} already holds the output of another run ({len(old)} file(s): "
+                        f"{names}); pass --overwrite to delete it first, or choose another directory")
+    if old:
+        try:
+            FileSystems.delete(old)
+        except Exception as e:
+            raise WptkError(f"--overwrite: cannot delete the earlier output in {output_dir}: {_one_line(e)}") \
+                from None
+        _remove_shuffle_dirs(old)
+
+
+# ------------------------------------------------------------------------------------------------- DoFns
+
+
+class WholeFile(OffsetRange):
+    """The restriction of a compressed file: its compressed byte range, read whole, never split."""
+
+
+class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
+    """(path, size) -> (bucket, (spill file, offset, length)) references to the packed (digest, text) documents
+    that the element's byte range owns, written to spill files in `shuffle_dir`.
+
+    A splittable DoFn and its own restriction provider: plain files are split in byte ranges of `split_bytes` (and
+    may be split further while read), compressed files are read whole. Documents travel to their bucket through
+    spill files, and only small references through the GroupByKey, so that no process (a local runner's driver
+    included) ever holds more than one bucket's text; a worker's memory is set by the bucket size."""
+
+    def __init__(self, random_seed, num_buckets, split_bytes, max_document_bytes, split_sentences, strict,
+                 shuffle_dir):
+        self.random_seed, self.num_buckets, self.shuffle_dir = random_seed, num_buckets, shuffle_dir
+        self.split_bytes, self.max_document_bytes = split_bytes, max_document_bytes
+        self.sentences, self.strict = split_sentences, strict
+        self.documents_read = Metrics.counter(NAMESPACE, "documents_read")
+        self.dropped_bytes = Metrics.counter(NAMESPACE, "dropped_utf8_bytes")
+        self.dropped_lines = Metrics.counter(NAMESPACE, "dropped_utf8_lines")
+
+    # -- restrictions
+    def initial_restriction(self, element):
+        path, size = element
+        return WholeFile(0, size) if is_compressed(path) else OffsetRange(0, size)
+
+    def create_tracker(self, restriction):
+        tracker = OffsetRestrictionTracker(restriction)
+        return UnsplittableRestrictionTracker(tracker) if isinstance(restriction, WholeFile) else tracker
+
+    def split(self, element, restriction):
+        if isinstance(restriction, WholeFile):
+            yield restriction
+        else:
+            yield from restriction.split(self.split_bytes, max(1, self.split_bytes // 4))
+
+    def restriction_size(self, element, restriction):
+        return restriction.size()
+
+    def spill(self, buffers):
+        """Writes the buffered documents, bucket after bucket, to a new spill file; yields a (bucket, (file,
+        offset, length)) reference per bucket. A file is complete before it is referenced; the files of a failed
+        attempt are never referenced and go with the shuffle directory at the end of the job."""
+        if not buffers:
+            return
+        path = FileSystems.join(self.shuffle_dir, f"{uuid.uuid4().hex}.docs")
+        refs, offset = [], 0
+        f = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        try:
+            for bucket in sorted(buffers):
+                blob = pack_documents(buffers[bucket])
+                f.write(blob)
+                refs.append((bucket, (path, offset, len(blob))))
+                offset += len(blob)
+        finally:
+            f.close()
+        yield from refs
+
+    # -- reading
+    def process(self, element, tracker=beam.DoFn.RestrictionParam()):
+        from wptk.textio import Utf8Decoder
+        path, size = element
+        restriction = tracker.current_restriction()
+        decoder = Utf8Decoder(strict=self.strict)
+        if isinstance(restriction, WholeFile):
+            if not tracker.try_claim(restriction.start):
+                return
+            f = _open(path, CompressionTypes.AUTO)
+            documents = read_raw_documents(f, 0, float("inf"), lambda key: True, path, self.max_document_bytes,
+                                           seekable=False)
+        else:
+            f = _open(path, CompressionTypes.UNCOMPRESSED)
+            documents = read_raw_documents(f, restriction.start, restriction.stop, tracker.try_claim, path,
+                                           self.max_document_bytes)
+        buffers, buffered, n = {}, 0, 0
+        try:
+            for key, raw in documents:
+                text = document_text(raw, decoder, f"{path}: the document at byte {key:,}", self.sentences)
+                digest = document_digest(self.random_seed, text)
+                buffers.setdefault(bucket_of(digest, self.num_buckets), []).append((digest, text))
+                buffered += len(text) + _RECORD_HEAD.size
+                n += 1
+                if buffered >= SPILL_BYTES:
+                    yield from self.spill(buffers)
+                    buffers, buffered = {}, 0
+        finally:
+            f.close()
+        yield from self.spill(buffers)
+        tracker.try_claim(size)     # at or past the end of the range: marks the range done
+        self.documents_read.inc(n)
+        self.dropped_bytes.inc(decoder.dropped_bytes)
+        self.dropped_lines.inc(decoder.bad_lines)
+
+
+def _open(path, compression):
+    try:
+        return FileSystems.open(path, compression_type=compression)
+    except Exception as e:
+        raise WptkError(f"cannot read {path}: {_one_line(e)}") from None
+
+
+class WriteBucketFn(beam.DoFn):
+    """(bucket, spill references) -> the bucket's TFRecord file, built with wptk.pretraining's functions."""
+
+    def __init__(self, vocab_bytes, tokenizer_options, config, num_buckets, output_dir, gzip, shuffle_dir):
+        self.vocab_bytes, self.tokenizer_options = vocab_bytes, tokenizer_options
+        self.config, self.num_buckets, self.output_dir, self.gzip = config, num_buckets, output_dir, gzip
+        self.shuffle_dir = shuffle_dir
+        self.counters = {name: Metrics.counter(NAMESPACE, name) for name in BUCKET_COUNTS}
+        self.bucket_documents = Metrics.distribution(NAMESPACE, "bucket_documents")
+        self.bucket_bytes = Metrics.distribution(NAMESPACE, "bucket_bytes")
+
+    def setup(self):
+        self.tokenizer, self.vocab_ids = load_tokenizer(self.vocab_bytes, self.tokenizer_options)
+        self.unk_id = self.tokenizer.vocab.get("[UNK]", -1)
+
+    def process(self, element):
+        bucket, refs = element
+        documents = [d for blob in read_spilled(refs) for d in unpack_documents(blob)]
+        n_text, text_bytes = len(documents), sum(len(t) for _, t in documents)
+        docs = pt.documents_from_lines(bucket_lines(documents), self.tokenizer)
+        del documents
+        config = dataclasses.replace(self.config, random_seed=bucket_seed(self.config.random_seed, bucket))
+        path = FileSystems.join(self.output_dir, output_name(bucket, self.num_buckets, self.gzip))
+        instances = pt.create_instances(docs, self.vocab_ids, config) if docs.n_documents else None
+        if is_local(path):
+            pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config, gzip=self.gzip)
+        else:
+            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip)
+        stats = {"bucket": bucket, "text_documents": n_text, "text_bytes": text_bytes,
+                 "documents": docs.n_documents, "sentences": docs.n_sentences, "tokens": len(docs.tokens),
+                 "unk_tokens": int((docs.tokens == self.unk_id).sum()),
+                 "instances": len(instances) if instances is not None else 0,
+                 "masked_tokens": instances.n_masked_total if instances is not None else 0,
+                 "random_next": instances.n_random_next if instances is not None else 0,
+                 "truncated": instances.n_truncated if instances is not None else 0}
+        # The bucket's counts, also as a file: exact on any runner (with or without metrics, retries included),
+        # and the driver's proof that every bucket completed.
+        write_atomic(FileSystems.join(self.shuffle_dir, f"stats-{bucket:05d}.json"),
+                     [json.dumps(stats).encode("utf-8")])
+        for name in BUCKET_COUNTS:
+            self.counters[name].inc(stats[name])
+        self.bucket_documents.update(n_text)
+        self.bucket_bytes.update(text_bytes)
+
+
+class _NoInstances:
+    order = ()
+
+    def __len__(self):
+        return 0
+
+
+_NO_INSTANCES = _NoInstances()
+
+
+def _framed_chunks(docs, instances, vocab_ids, config):
+    """The bytes write_instances writes into a single output file, in chunks."""
+    if instances is None:
+        return
+    for start in range(0, len(instances), pt.INSTANCES_PER_BATCH):
+        rows = instances.order[start:start + pt.INSTANCES_PER_BATCH]
+        yield pt.serialize(docs, instances, rows, vocab_ids, config)
+
+
+def tokenizer_options(args):
+    """FullTokenizer's options from the command's flags, as `wptk create-pretraining-data` sets them."""
+    multilingual = bool(getattr(args, "multilingual", False))
+    options = {"do_lower_case": args.do_lower_case and not multilingual}
+    if multilingual:
+        options["multilingual"] = True
+    return options
+
+
+def load_tokenizer(vocab_bytes, options, vocab_name="vocab"):
+    """FullTokenizer and VocabIds from the vocab file's bytes (workers may not see the driver's files)."""
+    from wptk.tokenization import FullTokenizer
+    fd, tmp = tempfile.mkstemp(suffix=".vocab.txt")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(vocab_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # the case check warned once on the driver
+            tokenizer = FullTokenizer(tmp, **options)
+    finally:
+        os.unlink(tmp)
+    return tokenizer, pt.VocabIds.from_vocab(tokenizer.vocab, vocab_name)
+
+
+# ------------------------------------------------------------------------------------------------- the job
+
+
+def build_pipeline(p, inputs, settings):
+    """Adds the job's transforms to pipeline `p`: inputs [(path, size)] -> one file per bucket."""
+    s = settings
+    read = ReadDocumentsFn(s["random_seed"], s["num_buckets"], s["split_bytes"], s["max_document_bytes"],
+                           s["split_sentences"], s["strict"], s["shuffle_dir"])
+    ref_type = tuple[int, tuple[str, int, int]]
+    refs = (p | "InputFiles" >> beam.Create(inputs)
+            | "ReadDocuments" >> beam.ParDo(read).with_output_types(ref_type))
+    every_bucket = (p | "EveryBucket" >> beam.Create([(k, ("", 0, 0)) for k in range(s["num_buckets"])])
+                    .with_output_types(ref_type))
+    return ((refs, every_bucket) | "Flatten" >> beam.Flatten()
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "WriteBuckets" >> beam.ParDo(WriteBucketFn(s["vocab_bytes"], s["tokenizer_options"], s["config"],
+                                                          s["num_buckets"], s["output_dir"], s["gzip"],
+                                                          s["shuffle_dir"])))
+
+
+def make_runner(options):
+    """(runner, description). No --runner, FnApiRunner or DirectRunner: Beam's FnApiRunner, which honours
+    --direct_running_mode and --direct_num_workers (Beam's DirectRunner would first try to download Prism).
+    Another runner is created by name, which also registers its pipeline options (e.g. DaskRunner's)."""
+    from apache_beam.runners.runner import create_runner
+    name = options.view_as(StandardOptions).runner
+    if name is None or name.split(".")[-1] in LOCAL_RUNNERS:
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+        from apache_beam.options.pipeline_options import DirectOptions
+        direct = options.view_as(DirectOptions)
+        mode = direct.direct_running_mode or "in_memory"
+        workers = direct.direct_num_workers
+        _export_pythonpath()
+        return FnApiRunner(), f"FnApiRunner ({mode}, {workers or 1} worker{'s' if workers != 1 else ''})"
+    try:
+        return create_runner(name), name
+    except ImportError as e:
+        raise WptkError(f"--runner={name} is not available: {_one_line(e)}") from None
+    except Exception as e:
+        raise WptkError(f"--runner={name}: {_one_line(e)}") from None
+
+
+def _export_pythonpath():
+    """Local worker processes (multi_processing) inherit the environment: let them import `pipelines` from any
+    working directory."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root] + [p for p in paths if p])
+
+
+BUCKET_COUNTS = ("text_documents", "text_bytes", "documents", "sentences", "tokens", "unk_tokens", "instances",
+                 "masked_tokens", "random_next", "truncated")
+READ_COUNTS = ("documents_read", "dropped_utf8_bytes", "dropped_utf8_lines")
+
+
+def query_metrics(result):
+    """{name: value} of the job's Beam counters (committed values where the runner has them, else attempted) and
+    distributions ({min, max, mean, count}); None for a runner that reports no metrics (e.g. DaskRunner)."""
+    try:
+        metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    except Exception:
+        return None
+    if not metrics.get("counters"):
+        return None
+    out = {name: 0 for name in BUCKET_COUNTS + READ_COUNTS}
+    for r in metrics.get("counters", []):
+        value = r.committed if r.committed is not None else r.attempted
+        out[r.key.metric.name] = out.get(r.key.metric.name, 0) + int(value or 0)
+    for r in metrics.get("distributions", []):
+        value = r.committed if r.committed is not None else r.attempted
+        if value is not None and value.count:
+            out[r.key.metric.name] = {"min": value.min, "max": value.max, "mean": round(value.mean, 1),
+                                      "count": value.count}
+    return out
+
+
+def collect_bucket_stats(shuffle_dir, num_buckets):
+    """The per-bucket counts the buckets wrote; WptkError naming a bucket that did not complete."""
+    stats = []
+    for k in range(num_buckets):
+        path = FileSystems.join(shuffle_dir, f"stats-{k:05d}.json")
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                stats.append(json.loads(f.read().decode("utf-8")))
+        except Exception:
+            raise WptkError(f"bucket {k} did not complete (no {path}), although the runner reported success") \
+                from None
+    return stats
+
+
+def job_counts(stats, metrics):
+    """The summary's counts: sums of the per-bucket counts (exact on every runner), bucket sizes, and the
+    reading counts that only Beam metrics carry (None where the runner has no metrics)."""
+    counts = {name: sum(s[name] for s in stats) for name in BUCKET_COUNTS}
+    for name in ("text_documents", "text_bytes"):
+        values = [s[name] for s in stats]
+        counts["bucket_" + name.split("_")[1]] = {"min": min(values), "max": max(values),
+                                                  "mean": round(sum(values) / len(values), 1)}
+    for name in READ_COUNTS:
+        counts[name] = metrics[name] if metrics else None
+    return counts
+
+
+def run(argv):
+    """The job; returns the summary dict. Raises WptkError for anything the user can fix."""
+    args, config, beam_argv = parse_args(argv)
+    options = PipelineOptions(beam_argv)
+    runner, runner_text = make_runner(options)
+    check_beam_flags(beam_argv)
+    vocab_bytes = read_file_bytes(args.vocab_file, "vocab file")
+    from wptk.cli_support import setup_warnings
+    from wptk.tokenization import FullTokenizer
+    setup_warnings("pipelines.create_pretraining_data")
+    with tempfile.TemporaryDirectory() as tmp:
+        local_vocab = args.vocab_file
+        if not is_local(local_vocab):
+            local_vocab = os.path.join(tmp, args.vocab_file.rstrip("/").rsplit("/", 1)[-1] or "vocab.txt")
+            with open(local_vocab, "wb") as f:
+                f.write(vocab_bytes)
+        tokenizer = FullTokenizer(local_vocab, **tokenizer_options(args))   # may warn about the case, once
+        pt.VocabIds.from_vocab(tokenizer.vocab, args.vocab_file)
+    inputs = match_inputs(args.input_file)
+    if args.check_text:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(check_text_file, [path for path, _ in inputs]))
+    if sum(size for _, size in inputs) == 0:
+        raise WptkError("the input has no documents: every input file is empty")
+    output_dir = args.output_dir.rstrip("/") or "/"
+    prepare_output_dir(output_dir, args.overwrite)
+
+    total = sum(size for _, size in inputs)
+    split_bytes = (int(args.input_split_mb * MB) if args.input_split_mb else
+                   min(max(total // AUTO_SPLITS, MIN_AUTO_SPLIT), MAX_AUTO_SPLIT))
+    settings = dict(random_seed=config.random_seed, num_buckets=args.num_buckets, split_bytes=max(1, split_bytes),
+                    max_document_bytes=max(1, int(args.max_document_mb * MB)), split_sentences=args.split_sentences,
+                    strict=args.errors == "strict", vocab_bytes=vocab_bytes, tokenizer_options=tokenizer_options(args),
+                    config=config, output_dir=output_dir, gzip=args.gzip,
+                    shuffle_dir=FileSystems.join(output_dir, SHUFFLE_PREFIX + uuid.uuid4().hex))
+    files = [FileSystems.join(output_dir, output_name(k, args.num_buckets, args.gzip))
+             for k in range(args.num_buckets)]
+    start = time.perf_counter()
+    try:
+        p = beam.Pipeline(runner=runner, options=options)
+        build_pipeline(p, inputs, settings)
+        result = p.run()
+        try:
+            state = result.wait_until_finish()
+        finally:
+            client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
+            if client is not None and hasattr(client, "close"):
+                client.close()
+        if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
+            raise RuntimeError(f"the pipeline ended in state {state}")
+        metrics = query_metrics(result)
+        counts = job_counts(collect_bucket_stats(settings["shuffle_dir"], args.num_buckets), metrics)
+        if counts["documents"] == 0:
+            raise WptkError("the input has no documents: every line is blank or has no tokens")
+    except BaseException as e:
+        _delete_quietly(existing_outputs(output_dir))
+        if isinstance(e, Exception) and not isinstance(e, WptkError):
+            message = wptk_error_message(e)
+            if message:
+                raise WptkError(message) from None
+        raise
+    remove_shuffle(settings["shuffle_dir"])
+    seconds = time.perf_counter() - start
+    summary = {
+        "counts": counts,
+        "metrics": metrics,
+        "input": {"files": len(inputs), "bytes": sum(size for _, size in inputs)},
+        "bucket_seeds": [bucket_seed(config.random_seed, k) for k in range(args.num_buckets)],
+        "output_files": [f.rsplit("/", 1)[-1] for f in files],
+        "flags": flags_used(args),
+        "runner": runner_text,
+    }
+    write_atomic(FileSystems.join(output_dir, "summary.json"),
+                 [json.dumps(summary, indent=2, sort_keys=False).encode("utf-8") + b"\n"])
+    summary["seconds"] = seconds
+    summary["output_dir"] = output_dir
+    if not args.quiet:
+        print(summary_text(summary))
+    if counts["dropped_utf8_bytes"]:
+        print(f"{PROG}: warning: dropped {counts['dropped_utf8_bytes']:,} invalid UTF-8 byte(s) in "
+              f"{counts['dropped_utf8_lines']:,} line(s), as the reference does (use --errors=strict to fail "
+              "instead)", file=sys.stderr)
+    return summary
+
+
+def remove_shuffle(shuffle_dir):
+    """Deletes the job's spill files and (locally) their directory."""
+    try:
+        files = [m.path for r in FileSystems.match([FileSystems.join(shuffle_dir, "*")]) for m in r.metadata_list]
+    except Exception:
+        files = []
+    _delete_quietly(files)
+    if is_local(shuffle_dir):
+        try:
+            os.rmdir(shuffle_dir)
+        except OSError:
+            pass
+
+
+def flags_used(args):
+    names = ("input_file", "output_dir", "vocab_file", "do_lower_case", "do_whole_word_mask", "max_seq_length",
+             "max_predictions_per_seq", "random_seed", "dupe_factor", "masked_lm_prob", "short_seq_prob", "gzip",
+             "errors", "num_buckets", "split_sentences", "max_document_mb", "input_split_mb", "check_text")
+    return {name: getattr(args, name) for name in names + ("multilingual",) if hasattr(args, name)}
+
+
+def summary_text(summary):
+    """The lines printed when the job ends: counts from the Beam metrics queried from the PipelineResult (from the
+    buckets' own counts for a runner without metrics), bucket sizes, and where the output is."""
+    metrics, counts = summary["metrics"], summary["counts"]
+    c = metrics if metrics is not None else counts
+    size = counts["bucket_documents"]
+    lines = [f"{c['documents']:,} documents, {c['sentences']:,} sentences, {c['tokens']:,} tokens "
+             f"({c['unk_tokens']:,} [UNK]) -> {c['instances']:,} instances ({c['masked_tokens']:,} masked tokens, "
+             f"{c['random_next']:,} random next, {c['truncated']:,} truncated pairs)",
+             f"{summary['input']['files']:,} input file(s), {summary['input']['bytes'] / 1e6:,.1f} MB; "
+             f"{len(summary['output_files'])} bucket(s) of {size['min']:,}..{size['max']:,} documents "
+             f"(mean {size['mean']:,})"]
+    if metrics is None:
+        lines.append("this runner reports no Beam metrics: counts are the buckets' own; invalid UTF-8 not counted")
+    elif any(metrics[name] != counts[name] for name in BUCKET_COUNTS):
+        lines.append("warning: the Beam metrics differ from the buckets' own counts (summary.json has the "
+                     "latter): did the runner count retried bundles twice?")
+    if counts["dropped_utf8_bytes"]:
+        lines.append(f"dropped {counts['dropped_utf8_bytes']:,} invalid UTF-8 byte(s) in "
+                     f"{counts['dropped_utf8_lines']:,} line(s)")
+    first, last = summary["output_files"][0], summary["output_files"][-1]
+    lines.append(f"wrote {summary['output_dir']}/{{{first} .. {last}, summary.json}} in "
+                 f"{summary['seconds']:.1f} s on {summary['runner']}")
+    return "\n".join(f"{PROG.split()[-1]}: {line}" if i == 0 else f"  {line}" for i, line in enumerate(lines))
+
+
+_WPTK_ERROR = re.compile(r"WptkError: (.+?)(?: \[while running [^\]]*\])*\s*$", re.MULTILINE)
+
+
+def wptk_error_message(exc):
+    """The message of a WptkError raised inside a worker, from the runner's exception (which carries the
+    worker's traceback as text), or None."""
+    import traceback
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, WptkError):
+            return re.sub(r"(?: \[while running [^\]]*\])+$", "", str(exc))
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        found = _WPTK_ERROR.findall(text)
+        if found:
+            return found[-1].strip()
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        run(argv)
+    except WptkError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    # Run through the importable module, so that Beam pickles the DoFns by reference to it.
+    from pipelines.create_pretraining_data import main as _main
+    sys.exit(_main())

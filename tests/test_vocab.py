@@ -1,0 +1,425 @@
+"""`wptk vocab`: BERT's layout and exact size, every character covered, the learner's model of WordPiece, the
+kernel against brute force, determinism across runs, runners and merge orders, Beam byte ranges, the vocabulary
+feeding create-pretraining-data, and bad input."""
+import collections
+import gzip
+import itertools
+import random
+import subprocess
+import sys
+import warnings
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("apache_beam", reason="wptk vocab counts words with Apache Beam (pip install -e '.[beam]')")
+
+import numpy as np  # noqa: E402
+
+import wptk  # noqa: E402
+from oracle import REPO_ROOT, shared_data  # noqa: E402
+from pipelines import word_count as wc  # noqa: E402
+from wptk import cli  # noqa: E402
+from wptk import vocab_learner as vl  # noqa: E402
+from wptk._native.wordpiece_learner import Grower, PieceTrie, Segmentation, Words  # noqa: E402
+
+SAMPLE = REPO_ROOT / "wptk" / "data" / "sample.txt"
+SIZE = 600
+BERT_HEAD = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def vocab_cli(capsys, *args):
+    """Runs `wptk vocab ARGS` in this process: (exit status, stderr)."""
+    code = cli.main(["vocab", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def lines(path):
+    return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def sample_counts(lower=True):
+    return collections.Counter(wptk.BasicTokenizer(do_lower_case=lower).tokenize(SAMPLE.read_text("utf-8")))
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """The sample's vocabulary, learned once by the command line: (path, summary on stderr)."""
+    out = tmp_path_factory.mktemp("learned") / "vocab.txt"
+    code = cli.main(["vocab", f"--input_file={SAMPLE}", f"--output={out}", f"--vocab_size={SIZE}", "--quiet"])
+    assert code == 0
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the file
+
+
+def test_layout_and_exact_size(learned):
+    tokens = lines(learned)
+    assert len(tokens) == SIZE and len(set(tokens)) == SIZE
+    assert tokens[:104] == BERT_HEAD
+    vocab = wptk.load_vocab(learned)                       # BERT's reader: every line survives strip()
+    assert len(vocab) == SIZE and all(vocab[t] == i for i, t in enumerate(tokens))
+    assert all(t and t == t.strip() for t in tokens)
+    learned_part = tokens[104:]
+    assert any(len(t) > 1 and not t.startswith("##") for t in learned_part)    # whole words
+    assert any(len(t) > 3 and t.startswith("##") for t in learned_part)        # suffixes
+
+
+def test_layout_matches_bert_base_uncased():
+    root = shared_data()
+    if root is None:
+        pytest.skip("../shared/data not found")
+    bert = (root / "vocab" / "bert-base-uncased.vocab.txt").read_text(encoding="utf-8").split("\n")
+    assert bert[:104] == BERT_HEAD == vl.special_tokens()
+
+
+def test_reserved_unused_and_size(capsys, tmp_path):
+    out = tmp_path / "v.txt"
+    code, err = vocab_cli(capsys, f"--input_file={SAMPLE}", f"--output={out}", "--vocab_size=300",
+                          "--reserved_unused=3", "--quiet")
+    assert code == 0, err
+    tokens = lines(out)
+    assert len(tokens) == 300
+    assert tokens[:8] == ["[PAD]", "[unused0]", "[unused1]", "[unused2]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def test_every_character_covered(learned):
+    vocab = set(lines(learned))
+    words = sample_counts()
+    for word in words:
+        assert word[0] in vocab, word
+        for c in word[1:]:
+            assert "##" + c in vocab, (word, c)
+    tokenizer = wptk.FullTokenizer(str(learned))
+    ids, _ = tokenizer.encode_batch(SAMPLE.read_text("utf-8").split("\n"))
+    assert len(ids) and not (ids == tokenizer.vocab["[UNK]"]).any()
+    # punctuation never inside a word gets no ## form (the tokenizer always splits it off)
+    assert "," in vocab and "##," not in vocab
+
+
+def test_min_count_leaves_rare_characters_to_unk(capsys, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma\n" * 5 + "zq\n", encoding="utf-8")
+    for min_count, expected in ((1, True), (2, False)):
+        out = tmp_path / f"v{min_count}.txt"
+        code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=140",
+                              f"--min_count={min_count}", "--quiet")
+        assert code == 0, err
+        tokens = set(lines(out))
+        assert ("z" in tokens) == expected and ("##q" in tokens) == expected
+        pieces = wptk.FullTokenizer(str(out)).tokenize("zq alpha")
+        assert pieces[-1] == "alpha" and (pieces[:-1] == ["[UNK]"]) != expected
+
+
+def test_too_small_corpus_is_padded_with_unused(capsys, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("ab ab ba\n", encoding="utf-8")
+    out = tmp_path / "v.txt"
+    code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=120")
+    assert code == 0, err
+    tokens = lines(out)
+    assert len(tokens) == 120 and tokens[104:110] == ["a", "b", "##a", "##b", "ab", "ba"]
+    assert tokens[110:] == [f"[unused{99 + i}]" for i in range(10)]
+    assert "[unused] (the corpus had nothing more to learn)" in err
+
+
+# ------------------------------------------------------------------------------------------------- the learner
+
+
+@pytest.mark.parametrize("multilingual", [False, True])
+def test_learner_counts_tokens_as_wordpiece_does(multilingual):
+    """The learner's own count of tokens for the counted words is what FullTokenizer produces."""
+    text = SAMPLE.read_text("utf-8")[:40000] + "\nไปเที่ยวกันไหม ᠮᠣᠩᠭᠣᠯ\u202fᠤᠨ می\u200cخواهم 中文字 " + "x" * 250
+    basic = wc.basic_tokenizer(not multilingual, multilingual)
+    counts = collections.Counter(basic.tokenize(text))
+    vocab = vl.WordPieceLearner(400).learn(counts, basic)
+    path = _write(vocab.tokens)
+    tokenizer = wptk.FullTokenizer(path, do_lower_case=not multilingual, multilingual=multilingual)
+    words = list(counts)
+    _, splits = tokenizer.encode_batch(words)
+    total = int(np.dot(np.diff(splits), [counts[w] for w in words]))
+    assert total == round(vocab.tokens_per_word * sum(counts.values()))
+    assert vocab.unk_words == 1                            # the 250-character word
+    assert vocab.words == sum(counts.values()) and vocab.distinct_words == len(counts)
+
+
+def _write(tokens):
+    import tempfile
+    f = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+    with f:
+        f.write("".join(t + "\n" for t in tokens))
+    return f.name
+
+
+def test_pruning_needs_fewer_tokens_than_growing_alone():
+    counts = sample_counts()
+    basic = wptk.BasicTokenizer()
+    grown = vl.WordPieceLearner(SIZE, grow_factor=1.0).learn(counts, basic)
+    pruned = vl.WordPieceLearner(SIZE).learn(counts, basic)
+    assert pruned.tokens_per_word < grown.tokens_per_word
+
+
+def test_vocab_size_too_small_for_the_characters():
+    with pytest.raises(wptk.WptkError, match="too small: the 104 special tokens and the .* character tokens"):
+        vl.WordPieceLearner(150).learn(sample_counts())
+
+
+def test_same_vocab_whatever_the_order_of_the_counts():
+    counts = sample_counts()
+    items = list(counts.items())
+    random.Random(5).shuffle(items)
+    basic = wptk.BasicTokenizer()
+    a = vl.WordPieceLearner(SIZE).learn(counts, basic).tokens
+    b = vl.WordPieceLearner(SIZE).learn(dict(items), basic).tokens
+    assert a == b
+
+
+def test_merge_counts_is_order_independent():
+    counts = sample_counts()
+    words = sorted(counts)
+    rnd = random.Random(3)
+    parts = [{w: counts[w] for w in words if rnd.random() < 0.5} for _ in range(6)]
+    expected = vl.merge_counts(parts)
+    for perm in itertools.islice(itertools.permutations(parts), 20):
+        assert vl.merge_counts(perm) == expected
+    nested = vl.merge_counts([vl.merge_counts(parts[:2]), vl.merge_counts(parts[2:])])
+    assert nested == expected and vl.merge_counts([]) == {}
+
+
+# ------------------------------------------------------------------------------------------------- the kernel
+
+
+def greedy(word, vocab, excluded=None):
+    """BERT's WordpieceTokenizer on one word: list of pieces, or None (the word would be [UNK])."""
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(len(word), start, -1):
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab and piece != excluded:
+                pieces.append(piece)
+                break
+        else:
+            return None
+        start = end
+    return pieces
+
+
+def pair_counts(words, vocab):
+    out = collections.Counter()
+    for word, n in words.items():
+        pieces = greedy(word, vocab)
+        if pieces is None:
+            continue
+        bare = [p[2:] if i else p for i, p in enumerate(pieces)]
+        start = 0
+        for i in range(len(bare) - 1):
+            merged = "".join(bare[i:i + 2])
+            out[merged if start == 0 else "##" + merged] += n
+            start += len(bare[i])
+    return out
+
+
+word_lists = st.dictionaries(st.text("abcé", min_size=1, max_size=7), st.integers(1, 5), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(word_lists, st.lists(st.text("abcé", min_size=2, max_size=4), max_size=12), st.randoms())
+def test_kernel_matches_brute_force(words, extra, rnd):
+    chars = sorted({c for w in words for c in w})
+    vocab = chars + ["##" + c for c in chars]
+    for piece in extra:
+        vocab.append(piece if rnd.random() < 0.5 else "##" + piece)
+    vocab = list(dict.fromkeys(vocab))
+    names = sorted(words)
+    table = Words(names, np.array([words[w] for w in names], dtype=np.int64))
+    trie = PieceTrie()
+    ids = [trie.add(t) for t in vocab]
+    assert ids == list(range(len(vocab)))
+
+    seg = Segmentation(table, trie)
+    assert seg.total == sum(n * len(greedy(w, vocab)) for w, n in words.items())
+    for r, w in enumerate(names):
+        assert [vocab[i] for i in seg.pieces(r)] == greedy(w, vocab)
+    skip = np.zeros(len(vocab), dtype=np.uint8)
+    skip[:len(chars) * 2] = 1
+    costs = seg.removal_costs(skip)
+    for t, token in enumerate(vocab[len(chars) * 2:], len(chars) * 2):
+        expected = sum(n * (len(greedy(w, vocab, token)) - len(greedy(w, vocab))) for w, n in words.items())
+        assert costs[t] == expected, token
+    usage = seg.usage()
+    assert all(usage[i] == sum(n * greedy(w, vocab).count(t) for w, n in words.items()) for i, t in enumerate(vocab))
+
+    # pair counts, and their incremental update as tokens are added
+    grower = Grower(table, trie)
+    for _ in range(3):
+        count, word, start, end, first = grower.candidates()
+        got = {("##" if s else "") + table.substring(w, s, e): c for c, w, s, e in zip(count, word, start, end)}
+        assert got == pair_counts(words, vocab)
+        if not got:
+            break
+        chosen = rnd.sample(range(len(count)), min(len(count), 2))
+        first_new = len(vocab)
+        for i in chosen:
+            vocab.append(("##" if start[i] else "") + table.substring(word[i], start[i], end[i]))
+            assert trie.add_substring(table, word[i], start[i], end[i]) == len(vocab) - 1
+        grower.update(first[chosen], first_new)
+
+
+def test_removed_tokens_are_not_matched():
+    trie = PieceTrie()
+    for t in ["a", "b", "##a", "##b", "ab", "##ab"]:
+        trie.add(t)
+    table = Words(["abab"], np.array([1]))
+    assert Segmentation(table, trie).total == 2
+    trie.remove(5)
+    assert not trie.contains(5) and trie.contains(4)
+    assert Segmentation(table, trie).total == 3
+
+
+# ------------------------------------------------------------------------------------------------- counting
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([b"", b"word", b"a b", b"x" * 300, "caf\u00e9\r".encode(), "\u65e5\u672c".encode(),
+                                 b"\xff\xfe bad"]), max_size=40), st.booleans(), st.integers(1, 700))
+def test_ranges_read_every_line_once(tmp_path_factory, parts, final_newline, split):
+    data = b"\n".join(parts) + (b"\n" if final_newline and parts else b"")
+    path = tmp_path_factory.mktemp("ranges") / "in.txt"
+    path.write_bytes(data)
+    ranges = wc.split_ranges([(str(path), len(data))], split)
+    chunks = [chunk for r in ranges for chunk in wc.read_range(*r)]
+    assert b"".join(chunks) == data
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])        # whole lines only
+
+
+def test_compressed_files_are_read_whole(tmp_path):
+    path = tmp_path / "in.txt.gz"
+    text = SAMPLE.read_bytes()
+    path.write_bytes(gzip.compress(text))
+    ranges = wc.split_ranges([(str(path), path.stat().st_size)], 1000)
+    assert len(ranges) == 1 and b"".join(wc.read_range(*ranges[0])) == text
+
+
+# ------------------------------------------------------------------------------------------------- determinism
+
+
+def test_same_file_twice_and_on_two_worker_processes(learned, tmp_path):
+    again = tmp_path / "again.txt"
+    assert cli.main(["vocab", f"--input_file={SAMPLE}", f"--output={again}", f"--vocab_size={SIZE}",
+                     "--quiet"]) == 0
+    assert again.read_bytes() == learned.read_bytes()
+    parallel = tmp_path / "parallel.txt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "wptk", "vocab", f"--input_file={SAMPLE}", f"--output={parallel}",
+         f"--vocab_size={SIZE}", "--runner=DirectRunner", "--direct_running_mode=multi_processing",
+         "--direct_num_workers=2", "--input_split_mb=0.01", "--num_shards=3"],
+        capture_output=True, cwd=tmp_path)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "FnApiRunner (multi_processing, 2 workers)" in err and "INFO" not in err
+    assert parallel.read_bytes() == learned.read_bytes()
+
+
+def test_keep_and_reuse_word_counts(capsys, learned, tmp_path):
+    prefix = tmp_path / "counts" / "en"
+    prefix.parent.mkdir()
+    out = tmp_path / "v.txt"
+    code, err = vocab_cli(capsys, f"--input_file={SAMPLE}", f"--output={out}", f"--vocab_size={SIZE}",
+                          f"--keep_word_counts={prefix}", "--num_shards=4", "--quiet")
+    assert code == 0, err
+    assert len(list(prefix.parent.glob("en-*-of-00004.tsv"))) == 4
+    counts, _ = wc.read_counts(str(prefix))
+    assert counts == sample_counts()
+    again = tmp_path / "again.txt"
+    code, err = vocab_cli(capsys, f"--word_counts={prefix}", f"--output={again}", f"--vocab_size={SIZE}", "--quiet")
+    assert code == 0, err
+    assert again.read_bytes() == learned.read_bytes()
+    code, err = vocab_cli(capsys, f"--word_counts={prefix}", f"--output={again}", f"--vocab_size={SIZE}",
+                          "--no-lower")
+    assert code == 1 and "were made with --lower" in err
+
+
+# ------------------------------------------------------------------------------------------------- end to end
+
+
+def test_vocab_feeds_create_pretraining_data(learned, tmp_path):
+    from tf_reading import read_pretraining_records
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # e.g. a case-mismatch warning
+        tokenizer = wptk.FullTokenizer(str(learned), do_lower_case=True)
+    out = tmp_path / "out.tfrecord"
+    code = cli.main(["create-pretraining-data", f"--input_file={SAMPLE}", f"--output_file={out}",
+                     f"--vocab_file={learned}", "--max_seq_length=64", "--max_predictions_per_seq=10",
+                     "--dupe_factor=1", "--quiet"])
+    assert code == 0
+    records = read_pretraining_records([out], 64, 10)
+    assert len(records) > 50
+    unk = tokenizer.vocab["[UNK]"]
+    for r in records[:20]:
+        assert r["input_ids"][0] == 101 and 102 in r["input_ids"]
+        assert max(r["input_ids"]) < SIZE
+        masked = {p: i for p, i, w in zip(r["masked_lm_positions"], r["masked_lm_ids"], r["masked_lm_weights"]) if w}
+        assert masked and all(0 <= i < SIZE and i != unk for i in masked.values())
+        # a masked position may hold a random replacement, [UNK] included; the text itself never needs [UNK]
+        assert all(i != unk for p, i in enumerate(r["input_ids"]) if p not in masked)
+
+
+def test_multilingual_vocab(capsys, tmp_path):
+    text = ("ภาษาไทยง่ายนิดเดียว ไปเที่ยวกันไหม\nᠮᠣᠩᠭᠣᠯ\u202fᠤᠨ ᠪᠢᠴᠢᠭ\nمی\u200cخواهم کتاب\n中文字 Ελληνικά ÅNGSTRÖM\n") * 3
+    corpus = tmp_path / "m.txt"
+    corpus.write_text(text, encoding="utf-8")
+    out = tmp_path / "m_vocab.txt"
+    code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=400",
+                          "--multilingual")
+    assert code == 0, err
+    tokens = lines(out)
+    assert len(tokens) == 400 and "\u200c" in tokens and "##\u200c" in tokens        # joiners are learned
+    assert "Å" in tokens and "中" in tokens and "##中" not in tokens                   # cased; CJK isolated
+    assert all(t == t.strip() for t in tokens)                 # U+202F cannot be a vocab line: left out
+    tokenizer = wptk.FullTokenizer(str(out), multilingual=True)
+    ids, _ = tokenizer.encode_batch(text.split("\n"))
+    assert not (ids == tokenizer.vocab["[UNK]"]).any()
+    code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=400",
+                          "--multilingual", "--lower")
+    assert code == 1 and "--multilingual keeps case" in err
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input_file={d}/nothing*.txt"], "input file not found"),
+    (["--input_file={d}/empty.txt"], "the input is empty"),
+    (["--input_file={d}/blank.txt"], "the input has no words"),
+    (["--input_file={d}/binary.bin"], "does not look like UTF-8 text"),
+    (["--vocab_size=50"], "too small for the 104 special tokens"),
+    (["--vocab_size=130"], "is too small: the 104 special tokens and the"),
+    (["--vocab_size=0"], "--vocab_size must be positive"),
+    (["--min_count=0"], "--min_count must be >= 1"),
+    (["--reserved_unused=-1"], "--reserved_unused must be >= 0"),
+    (["--num_shards=0"], "--num_shards must be between 1 and 99999"),
+    (["--input_split_mb=0"], "--input_split_mb must be positive"),
+    (["--direct_num_workers=0"], "--direct_num_workers must be >= 1"),
+    (["--runner=DataflowRunner"], "runs the counting on a local runner"),
+    (["--output={d}/missing/v.txt"], "output directory does not exist"),
+    (["--multilingual", "--lower"], "--multilingual keeps case"),
+    (["--word_counts={d}/none", "--input_file="], "no word counts at"),
+])
+def test_bad_input_is_one_line_and_leaves_no_file(capsys, tmp_path, args, message):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.txt").write_text("\n  \n\t\n\u200b\n", encoding="utf-8")
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 64)
+    defaults = {"--input_file": f"--input_file={SAMPLE}", "--output": f"--output={tmp_path}/v.txt",
+                "--vocab_size": f"--vocab_size={SIZE}"}
+    given_args = [a.format(d=tmp_path) for a in args]
+    for name, value in defaults.items():
+        if not any(a.startswith(name + "=") for a in given_args):
+            given_args.append(value)
+    if any(a.startswith("--word_counts=") for a in given_args):
+        given_args = [a for a in given_args if not a.startswith("--input_file")]
+    code, err = vocab_cli(capsys, *given_args)
+    assert code == 1, err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not [p.name for p in tmp_path.rglob("*v.txt*")]
