@@ -21,6 +21,7 @@ from wptk import chartable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from common import cpu_model  # noqa: E402
 from oracle import reference_tokenizer, shared_data  # noqa: E402
 
 ZWSP = "\u200b"
@@ -134,8 +135,7 @@ def main():
         sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
     multi = data / "corpus" / "multi"
     vocab = str(data / "vocab" / "bert-base-multilingual-cased.vocab.txt")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, pinned to one core")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, pinned to one core")
     print(f"command: {' '.join(sys.argv)}")
 
     ml = wptk.FullTokenizer(vocab, multilingual=True)

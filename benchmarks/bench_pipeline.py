@@ -49,12 +49,12 @@ import sys
 import tempfile
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
+from common import cpu_model, version  # noqa: E402
 
 MB = 1e6
 FLAGS = ["--do_lower_case=True", "--max_seq_length=128", "--max_predictions_per_seq=20", "--random_seed=12345",
@@ -65,24 +65,6 @@ GOAL_SCALING, GOAL_RSS, GOAL_VS_WPTK, GOAL_VS_REF = 1.8, 1.10, 0.5, 50.0
 
 
 # ---------------------------------------------------------------------------------------------- machine & data
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def version(dist):
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def build_corpus(corpus_dir, target, path):

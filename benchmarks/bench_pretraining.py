@@ -41,8 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
+from common import cpu_model, shared_data, version  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
@@ -72,31 +72,6 @@ GOAL_GROWTH = 5.0          # wptk (RSS16 - RSS4) / (input16 - input4), RSS MB pe
 
 
 # ---------------------------------------------------------------------------------------------- machine & data
-
-
-def shared_data():
-    """../shared/data beside the repository root, or $WPTK_SHARED_DATA (as tests/oracle.py)."""
-    env = os.environ.get("WPTK_SHARED_DATA")
-    path = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
-    return path if path.is_dir() else None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def version(dist):
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def cut_at_document_boundary(data, limit):

@@ -43,6 +43,7 @@ from pathlib import Path  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
+from common import cpu_model  # noqa: E402
 
 CORPORA = ["austen.txt", "bible_kjv.txt", "python_docs.txt"]
 LOWER = {"uncased": True, "cased": False, "multi_cased": False, "chinese": True}
@@ -51,17 +52,6 @@ MB = 1e6
 
 
 # ---------------------------------------------------------------------------------------------- machine & setup
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def allowed_cpus():

@@ -45,6 +45,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
+from common import cpu_model  # noqa: E402
 
 EN_SIZE = 30522
 MULTI_SIZE = 119547
@@ -73,17 +74,6 @@ print(json.dumps({"train_seconds": seconds}))
 
 
 # ---------------------------------------------------------------------------------------------- machine
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def allowed_cpus():

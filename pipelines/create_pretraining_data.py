@@ -1091,16 +1091,8 @@ def _one_line(exc):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        run(argv)
-    except WptkError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    from wptk.cli_support import run_guarded
+    return run_guarded(PROG, run, sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 import argparse
 import sys
 
-from wptk.errors import WptkError
 
 DESCRIPTION = """\
 wptk: fast, exact BERT tokenization and pretraining data. Run `wptk COMMAND --help` for a command's flags.
@@ -40,17 +39,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return args.run(args) or 0
-    except WptkError as e:
-        print(f"wptk {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"wptk {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
+    from wptk.cli_support import run_guarded
+    return run_guarded(f"wptk {args.command}", args.run, args)
 
 
 if __name__ == "__main__":

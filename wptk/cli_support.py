@@ -1,6 +1,25 @@
-"""Small helpers shared by the CLI commands."""
+"""Small helpers shared by the CLI commands and the pipelines' entry points."""
 import sys
 import warnings
+
+from wptk.errors import WptkError
+
+
+def run_guarded(prog, fn, *args):
+    """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error is one line on stderr
+    and status 1, never a traceback."""
+    try:
+        fn(*args)
+        return 0
+    except WptkError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
 
 
 def setup_warnings(command):

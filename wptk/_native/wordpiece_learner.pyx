@@ -19,12 +19,8 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "Python.h":
-    int PyUnicode_READY(object) except -1
-    int PyUnicode_KIND(object)
-    void* PyUnicode_DATA(object)
-    Py_ssize_t PyUnicode_GET_LENGTH(object)
-    uint32_t PyUnicode_READ(int kind, void* data, Py_ssize_t i) nogil
+from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+                                     PyUnicode_READY)
 
 cdef enum:
     NO_NODE = -1
