@@ -293,7 +293,8 @@ def multilingual(root, work, cpu):
         print("  (wptk.BasicTokenizer has no multilingual mode here: learning in cased mode)")
     multi_mode = mode == ["--multilingual"]
     columns, problems = [], []
-    for label, extra in [("wptk", []), ("wptk+alphabets", [f"--complete_alphabets={COMPLETE_ALPHABETS}"])]:
+    for label, extra in [("wptk", ["--complete_alphabets=0"]),
+                         ("wptk+alphabets", [f"--complete_alphabets={COMPLETE_ALPHABETS}"])]:
         ours = work / f"wptk_multi{len(extra)}.txt"
         cmd = ["wptk", "vocab", f"--input_file={','.join(map(str, files))}", f"--output={ours}",
                f"--vocab_size={MULTI_SIZE}", *mode, *extra]

@@ -372,7 +372,7 @@ def test_multilingual_vocab(capsys, tmp_path):
     corpus.write_text(text, encoding="utf-8")
     out = tmp_path / "m_vocab.txt"
     code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=400",
-                          "--multilingual")
+                          "--multilingual", "--complete_alphabets=0")
     assert code == 0, err
     tokens = lines(out)
     assert len(tokens) == 400 and "\u200c" in tokens and "##\u200c" in tokens        # joiners are learned
@@ -384,6 +384,12 @@ def test_multilingual_vocab(capsys, tmp_path):
     code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=400",
                           "--multilingual", "--lower")
     assert code == 1 and "--multilingual keeps case" in err
+    # by default, --multilingual also covers the unseen letters of the alphabets the corpus uses
+    assert "\u0e0e" not in text and "\u0e0e" not in tokens
+    code, err = vocab_cli(capsys, f"--input_file={corpus}", f"--output={out}", "--vocab_size=1200",
+                          "--multilingual")
+    assert code == 0, err
+    assert "\u0e0e" in lines(out) and "##\u0e0e" in lines(out)
 
 
 # ------------------------------------------------------------------------------------------------- bad input

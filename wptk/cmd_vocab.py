@@ -49,11 +49,11 @@ def add_arguments(p):
     out.add_argument("--min_count", type=int, default=1, metavar="K",
                      help="characters seen fewer than K times get no token (they become [UNK]); default 1: "
                           "every character seen is covered")
-    out.add_argument("--complete_alphabets", type=int, default=0, metavar="N",
+    out.add_argument("--complete_alphabets", type=int, default=None, metavar="N",
                      help="also cover the letters, marks and digits never seen in every range of 128 code points "
                           "(about a Unicode block) where the corpus has N or more of them, so a rare letter of a "
                           "script the corpus uses is not [UNK]; CJK ideographs and Hangul syllables are left to "
-                          "the corpus (default 0: off; 4 suits --multilingual)")
+                          "the corpus (default: 4 with --multilingual, else 0 = off)")
     out.add_argument("--reserved_unused", type=int, default=99, metavar="M",
                      help="[unused0] .. [unused<M-1>] between [PAD] and [UNK] (default 99, BERT's ids)")
     out.add_argument("--keep_word_counts", metavar="PREFIX",
@@ -72,6 +72,9 @@ def add_arguments(p):
                       help="number of local workers (with --direct_running_mode=multi_processing: processes)")
 
 
+MULTILINGUAL_COMPLETE_ALPHABETS = 4   # measured by benchmarks/bench_vocab.py: held-out [UNK] share 10.8% -> 0.7%
+
+
 def run(args):
     from wptk.cli_support import setup_warnings
     from wptk.textio import AtomicFile
@@ -80,7 +83,7 @@ def run(args):
     setup_warnings("vocab")
     started = time.perf_counter()
     learner = WordPieceLearner(args.vocab_size, reserved_unused=args.reserved_unused, min_count=args.min_count,
-                               complete_alphabets=args.complete_alphabets,
+                               complete_alphabets=args.complete_alphabets or 0,
                                progress=None if args.quiet else _LearnProgress())
     if args.vocab_size < len(special_tokens(args.reserved_unused)) + 1:
         raise WptkError(f"--vocab_size {args.vocab_size:,} is too small for the "
@@ -107,6 +110,8 @@ def run(args):
         raise WptkError("the input has no words: every line is blank or only has characters the tokenizer "
                         "deletes")
 
+    if args.complete_alphabets is None:
+        learner.complete_alphabets = MULTILINGUAL_COMPLETE_ALPHABETS if multilingual else 0
     tokenizer = wc.basic_tokenizer(lower, multilingual)
     try:
         vocab = learner.learn(counts, tokenizer)
