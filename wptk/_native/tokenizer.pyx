@@ -18,8 +18,10 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+from cpython.object cimport PyObject
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
-                                     PyUnicode_READY)
+                                     PyUnicode_READY, list_item, unicode_check, unicode_data, unicode_is_ready,
+                                     unicode_kind, unicode_length)
 
 # Flag bits, as defined in wptk/chartable.py.
 cdef enum:
@@ -344,6 +346,7 @@ cdef struct Scratch:
     Chars norm            # the word after normalization (pos: index in the word)
     Toks toks             # the word's pieces
     Cache cache
+    Out out               # ids and offsets of a call, kept allocated (and faulted in) between calls
     int32_t* seg          # Thai segmentation: per position cost, next cut, flags
     int32_t* seg_next
     uint8_t* seg_flags
@@ -357,11 +360,25 @@ cdef int scratch_init(Scratch* s, bint with_cache) noexcept nogil:
     return 0
 
 
+cdef Out* start_output(Scratch* s, bint with_offsets, bint strict_unk) noexcept nogil:
+    """The scratch space's output buffers, emptied for a new call (NULL when out of memory)."""
+    cdef Out* o = &s.out
+    o.n = 0
+    o.error = 0
+    o.strict_unk = strict_unk
+    if with_offsets and not o.with_offsets and o.cap:   # the offset arrays may lag behind the ids
+        if grow(<void**>&o.starts, o.cap * sizeof(int64_t)) < 0 or grow(<void**>&o.ends, o.cap * sizeof(int64_t)) < 0:
+            return NULL
+    o.with_offsets = o.with_offsets or with_offsets
+    return o
+
+
 cdef void scratch_free(Scratch* s) noexcept nogil:
     chars_free(&s.word)
     chars_free(&s.norm)
     toks_free(&s.toks)
     cache_free(&s.cache)
+    out_free(&s.out)
     free(s.seg)
     free(s.seg_next)
     free(s.seg_flags)
@@ -975,14 +992,13 @@ cdef class Kernel:
 
     def tokenize(self, str text):
         """WordPiece tokens as shared Python strings (one object per vocab entry)."""
-        cdef Out out
         cdef Py_ssize_t i
         cdef list result
         cdef object tok
         cdef Scratch* s = self.acquire()
-        memset(&out, 0, sizeof(Out))
+        cdef Out* out = start_output(s, False, False)
         try:
-            self._run_one(text, s, &out, None)
+            self._run_one(text, s, out, None)
             result = PyList_New(out.n)
             for i in range(out.n):
                 tok = self.unk_token if out.ids[i] < 0 else self.id_strings[out.ids[i]]
@@ -991,7 +1007,6 @@ cdef class Kernel:
             return result
         finally:
             self.release(s)
-            out_free(&out)
 
     def encode(self, str text, bint offsets=False):
         """Ids (int32 array) of one text, and with `offsets` an int64 [n, 2] array of character spans."""
@@ -1000,35 +1015,33 @@ cdef class Kernel:
 
     def encode_batch(self, texts, bint offsets=False):
         """(ids, row_splits, offsets-or-None) for a sequence of str; the GIL is released while tokenizing."""
-        cdef list items = list(texts)
-        cdef Py_ssize_t n = len(items), t
+        cdef list items = list(texts)      # our own list: the strings stay alive and in place without the GIL
+        cdef PyObject* lst = <PyObject*>items
+        cdef PyObject* text
+        cdef Py_ssize_t n = len(items), t, bad = -1
         cdef cnp.ndarray[int64_t, ndim=1] splits = np.zeros(n + 1, dtype=np.int64)
-        cdef int* kinds = <int*>malloc((n + 1) * sizeof(int))
-        cdef void** datas = <void**>malloc((n + 1) * sizeof(void*))
-        cdef Py_ssize_t* lengths = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-        cdef Out out
         cdef Scratch* s = self.acquire()
+        cdef Out* out
         cdef int rc = 0
-        memset(&out, 0, sizeof(Out))
-        out.with_offsets = offsets
-        out.strict_unk = True
         try:
-            if kinds == NULL or datas == NULL or lengths == NULL:
+            out = start_output(s, offsets, True)
+            if out == NULL:
                 raise MemoryError()
-            for t in range(n):
-                text = items[t]
-                if not isinstance(text, str):
-                    raise TypeError(f"encode_batch expects str items, got {type(text).__name__} at index {t}")
-                PyUnicode_READY(text)
-                kinds[t] = PyUnicode_KIND(text)
-                datas[t] = PyUnicode_DATA(text)
-                lengths[t] = PyUnicode_GET_LENGTH(text)
             with nogil:
                 for t in range(n):
-                    if self.run(kinds[t], datas[t], lengths[t], s, &out, None) < 0:
+                    text = list_item(lst, t)
+                    if not unicode_check(text):
+                        bad = t
+                        break
+                    if not unicode_is_ready(text):   # a legacy string (before Python 3.12): made ready once
+                        with gil:
+                            PyUnicode_READY(<object>text)
+                    if self.run(unicode_kind(text), unicode_data(text), unicode_length(text), s, out, None) < 0:
                         rc = -1
                         break
                     splits[t + 1] = out.n
+            if bad >= 0:
+                raise TypeError(f"encode_batch expects str items, got {type(items[bad]).__name__} at index {bad}")
             if rc < 0:
                 _raise(out.error)
             ids = np.empty(out.n, dtype=np.int32)
@@ -1042,8 +1055,4 @@ cdef class Kernel:
                     offs[:, 1] = <int64_t[:out.n]>out.ends
             return ids, splits, offs
         finally:
-            free(kinds)
-            free(datas)
-            free(lengths)
-            out_free(&out)
             self.release(s)
