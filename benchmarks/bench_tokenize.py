@@ -43,7 +43,7 @@ from pathlib import Path  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
-from common import cpu_model  # noqa: E402
+from common import OtherCpu, cpu_model  # noqa: E402
 
 CORPORA = ["austen.txt", "bible_kjv.txt", "python_docs.txt"]
 LOWER = {"uncased": True, "cased": False, "multi_cased": False, "chinese": True}
@@ -142,59 +142,27 @@ def timed(fn, repeats):
             wait_idle(WAIT_IDLE)
         gc.disable()
         try:
-            with Meter() as m:
+            with OtherCpu() as m:
                 t0 = time.perf_counter()
                 result = fn()
                 dt = time.perf_counter() - t0
         finally:
             gc.enable()
         if dt < best:
-            best, others = dt, m.others
+            best, others = dt, m.cores
     return best, result, others
-
-
-class Meter:
-    """CPU used by *other* processes while the block ran, in cores (from /proc/stat minus our own CPU time).
-
-    A busy neighbour on a 2-core machine takes the second core from the 2-thread row and time slices from the
-    single-core rows; this makes that visible next to the number it skews. None where /proc/stat is missing.
-    """
-
-    def __enter__(self):
-        self.others = None
-        self._start = self._sample()
-        return self
-
-    def __exit__(self, *exc):
-        end = self._sample()
-        if self._start is not None and end is not None:
-            (w0, busy0, own0), (w1, busy1, own1) = self._start, end
-            self.others = max(0.0, ((busy1 - busy0) - (own1 - own0)) / max(w1 - w0, 1e-9))
-        return False
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-        t = os.times()
-        return time.perf_counter(), busy, t.user + t.system
 
 
 def wait_idle(timeout, threshold=0.15):
     """Waits (up to `timeout` s) for a second in which other processes use under `threshold` cores."""
     deadline = time.monotonic() + timeout
     while True:
-        with Meter() as m:
+        with OtherCpu() as m:
             time.sleep(1.0)
-        if m.others is None or m.others < threshold:
+        if m.cores is None or m.cores < threshold:
             return True
         if time.monotonic() >= deadline:
-            print("  (machine still busy after %.0f s: others use %.2f cores)" % (timeout, m.others))
+            print("  (machine still busy after %.0f s: others use %.2f cores)" % (timeout, m.cores))
             return False
 
 

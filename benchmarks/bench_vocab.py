@@ -45,7 +45,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
-from common import cpu_model  # noqa: E402
+from common import OtherCpu, cpu_model  # noqa: E402
 
 EN_SIZE = 30522
 MULTI_SIZE = 119547
@@ -80,38 +80,10 @@ def allowed_cpus():
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 
-class Others:
-    """CPU (in cores) that processes other than this one and its children used while the block ran."""
-
-    def __enter__(self):
-        self.cores = None
-        self._start = self._sample()
-        return self
-
-    def __exit__(self, *exc):
-        end = self._sample()
-        if self._start and end:
-            (w0, busy0, own0), (w1, busy1, own1) = self._start, end
-            self.cores = max(0.0, ((busy1 - busy0) - (own1 - own0)) / max(w1 - w0, 1e-9))
-        return False
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        t = os.times()
-        return (time.perf_counter(), (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"),
-                t.user + t.system + t.children_user + t.children_system)
-
-
 def run_timed(cmd, cpus=None, env=None):
     """(wall seconds, stdout, stderr, others' cores) of a subprocess, pinned to `cpus` when given."""
     pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
-    with Others() as others:
+    with OtherCpu() as others:
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, env=env, preexec_fn=pin)
         seconds = time.perf_counter() - start

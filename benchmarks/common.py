@@ -1,13 +1,15 @@
 """Helpers shared by the benchmark scripts (run them as `python benchmarks/NAME.py` from the repository root)."""
+import os
 import platform
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from oracle import shared_data  # noqa: E402  (the shared data, found as the tests find it)
 
-__all__ = ["cpu_model", "shared_data", "version"]
+__all__ = ["OtherCpu", "cpu_model", "shared_data", "version"]
 
 
 def cpu_model():
@@ -28,3 +30,35 @@ def version(dist):
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+class OtherCpu:
+    """CPU (in cores) that processes other than this one and its children used while the block ran.
+
+    From /proc/stat minus our own CPU time; a busy neighbour on a 2-core machine skews the numbers next to it.
+    `cores` is None where /proc/stat is missing.
+    """
+
+    def __enter__(self):
+        self.cores = None
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._sample()
+        if self._start is not None and end is not None:
+            (w0, busy0, own0), (w1, busy1, own1) = self._start, end
+            self.cores = max(0.0, ((busy1 - busy0) - (own1 - own0)) / max(w1 - w0, 1e-9))
+        return False
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        t = os.times()
+        return (time.perf_counter(), (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"),
+                t.user + t.system + t.children_user + t.children_system)

@@ -251,20 +251,12 @@ CONFIGS = [  # (max_seq_length, max_predictions_per_seq, n, nsp dtype)
 
 
 def _tf_read(tf, files, seq_len, max_pred, compression):
-    name_to_features = {
-        "input_ids": tf.io.FixedLenFeature([seq_len], tf.int64),
-        "input_mask": tf.io.FixedLenFeature([seq_len], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([seq_len], tf.int64),
-        "masked_lm_positions": tf.io.FixedLenFeature([max_pred], tf.int64),
-        "masked_lm_ids": tf.io.FixedLenFeature([max_pred], tf.int64),
-        "masked_lm_weights": tf.io.FixedLenFeature([max_pred], tf.float32),
-        "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-    }
-    d = tf.data.TFRecordDataset(files, compression_type=compression)
-    d = d.map(lambda record: tf.io.parse_single_example(record, name_to_features))
-    got = [ex for ex in d.batch(10_000)]
-    assert len(got) == 1
-    return {k: v.numpy() for k, v in got[0].items()}
+    """run_pretraining.py's parse of `files`, as one array per feature (records stacked)."""
+    from tf_reading import read_pretraining_records
+    records = read_pretraining_records(files, seq_len, max_pred, gzip=compression == "GZIP")
+    dtypes = {"masked_lm_weights": np.float32}
+    return {k: np.array([r[k] for r in records], dtype=dtypes.get(k, np.int64)).reshape(len(records), -1)
+            for k in records[0]}
 
 
 @pytest.mark.parametrize("seq_len,max_pred,n,nsp_dtype", CONFIGS)

@@ -19,6 +19,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 from cpython.object cimport PyObject
+from wptk._native.hashing cimport mix
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                                      PyUnicode_READY, list_item, unicode_check, unicode_data, unicode_is_ready,
                                      unicode_kind, unicode_length)
@@ -191,13 +192,6 @@ cdef inline uint64_t edge_key(int32_t node, uint32_t cp) noexcept nogil:
     return (<uint64_t>node << 21) | cp
 
 
-cdef inline uint64_t mix(uint64_t k) noexcept nogil:
-    k ^= k >> 33
-    k *= 0xff51afd7ed558ccdULL
-    k ^= k >> 33
-    k *= 0xc4ceb9fe1a85ec53ULL
-    k ^= k >> 33
-    return k
 
 
 # A bounded cache from a word's cleaned characters to its pieces; natural text repeats its words, so most words

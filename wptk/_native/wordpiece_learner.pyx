@@ -19,6 +19,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+from wptk._native.hashing cimport mix
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                                      PyUnicode_READY)
 
@@ -27,14 +28,6 @@ cdef enum:
     EMPTY_KEY = -1
 
 
-cdef inline uint64_t mix(uint64_t k) noexcept nogil:
-    """splitmix64's finalizer: spreads keys over the table."""
-    k ^= k >> 30
-    k *= 0xBF58476D1CE4E5B9ULL
-    k ^= k >> 27
-    k *= 0x94D049BB133111EBULL
-    k ^= k >> 31
-    return k
 
 
 cdef inline uint64_t table_size(Py_ssize_t n) noexcept nogil:
