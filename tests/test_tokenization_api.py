@@ -170,3 +170,11 @@ def test_cached_unicode_tables_equal_freshly_built_ones(tmp_path, monkeypatch):
     for a, b, c in zip(fresh, first, second):
         assert np.array_equal(a, b) and np.array_equal(a, c) and a.dtype == c.dtype
     assert np.array_equal(chartable.base_flags(), chartable.base_flags.build())
+
+
+def test_release_memory_keeps_the_tokenizer_usable(small_vocab_file):
+    tok = wptk.FullTokenizer(small_vocab_file)
+    before = tok.encode_batch(["unwanted running"] * 100)[0]
+    tok.release_memory()
+    assert np.array_equal(tok.encode_batch(["unwanted running"] * 100)[0], before)
+    assert tok.tokenize("unwanted") == ["un", "##want", "##ed"]

@@ -275,6 +275,7 @@ def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=F
     total = sum(os.path.getsize(p) for p in input_files)
     progress = Progress("reading", total=total, enabled=show_progress)
     docs = read_documents(input_files, tokenizer, decoder, progress)
+    tokenizer.release_memory()      # the text is tokenized: its word cache is not needed while building
     progress.close()
     if docs.n_documents == 0:
         raise WptkError("the input has no documents: every line is blank or has no tokens")

@@ -168,6 +168,11 @@ class FullTokenizer:
     def convert_ids_to_tokens(self, ids):
         return convert_by_vocab(self.inv_vocab, ids)
 
+    def release_memory(self):
+        """Frees the word caches and buffers kept between calls (tens of MB on large corpora); the tokenizer
+        stays usable."""
+        self._kernel.release_memory()
+
 
 def detokenize(tokens, offsets):
     """Text rebuilt from WordPiece tokens and their character spans: '##' pieces and tokens whose spans touch

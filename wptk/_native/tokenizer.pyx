@@ -549,6 +549,13 @@ cdef class Kernel:
                 free(self.idle[self.n_idle])
             free(self.idle)
 
+    def release_memory(self):
+        """Frees the idle scratch spaces (word caches, output buffers); later calls allocate them again."""
+        while self.n_idle > 0:
+            self.n_idle -= 1
+            scratch_free(self.idle[self.n_idle])
+            free(self.idle[self.n_idle])
+
     cdef Scratch* acquire(self) except NULL:
         """A scratch space for one call (called with the GIL); its cache stays warm across calls."""
         cdef Scratch* s
