@@ -885,24 +885,37 @@ BUCKET_COUNTS = ("text_documents", "text_bytes", "documents", "sentences", "toke
 READ_COUNTS = ("documents_read", "dropped_utf8_bytes", "dropped_utf8_lines")
 
 
-def query_metrics(result):
-    """{name: value} of the job's Beam counters (committed values where the runner has them, else attempted) and
-    distributions ({min, max, mean, count}); None for a runner that reports no metrics (e.g. DaskRunner)."""
+def job_metrics(result, namespace):
+    """(counters, distributions) of a finished job's Beam metrics in `namespace`, as {name: int} and
+    {name: DistributionResult} (committed values where the runner has them, else attempted); None for a runner
+    that reports no metrics (e.g. DaskRunner)."""
     try:
-        metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        metrics = result.metrics().query(MetricsFilter().with_namespace(namespace))
     except Exception:
         return None
     if not metrics.get("counters"):
         return None
-    out = {name: 0 for name in BUCKET_COUNTS + READ_COUNTS}
-    for r in metrics.get("counters", []):
+    counters, distributions = {}, {}
+    for r in metrics["counters"]:
         value = r.committed if r.committed is not None else r.attempted
-        out[r.key.metric.name] = out.get(r.key.metric.name, 0) + int(value or 0)
+        counters[r.key.metric.name] = counters.get(r.key.metric.name, 0) + int(value or 0)
     for r in metrics.get("distributions", []):
         value = r.committed if r.committed is not None else r.attempted
         if value is not None and value.count:
-            out[r.key.metric.name] = {"min": value.min, "max": value.max, "mean": round(value.mean, 1),
-                                      "count": value.count}
+            distributions[r.key.metric.name] = value
+    return counters, distributions
+
+
+def query_metrics(result):
+    """{name: value} of the job's counters and distributions ({min, max, mean, count}); None without metrics."""
+    found = job_metrics(result, NAMESPACE)
+    if found is None:
+        return None
+    counters, distributions = found
+    out = {name: 0 for name in BUCKET_COUNTS + READ_COUNTS}
+    out.update(counters)
+    for name, value in distributions.items():
+        out[name] = {"min": value.min, "max": value.max, "mean": round(value.mean, 1), "count": value.count}
     return out
 
 

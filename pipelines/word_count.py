@@ -29,14 +29,13 @@ import time
 import zlib
 
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
-    check_text_file, first_line_start, is_compressed, make_runner, match_inputs, unknown_beam_flags,
+    check_text_file, first_line_start, is_compressed, job_metrics, make_runner, match_inputs, unknown_beam_flags,
     wptk_error_message, write_atomic)
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.metrics import Metrics  # noqa: E402
-from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from wptk import vocab_learner  # noqa: E402
@@ -195,21 +194,12 @@ def build_pipeline(p, inputs, prefix, lower=True, multilingual=False, split_byte
 def query_counts(result):
     """{counter: value} of the job, plus `count_stage_seconds` (first range started to last range ended, over
     all workers); None for a runner that reports no metrics."""
-    try:
-        metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
-    except Exception:
+    found = job_metrics(result, NAMESPACE)
+    if found is None:
         return None
-    if not metrics.get("counters"):
-        return None
+    counters, span = found
     counts = dict.fromkeys(COUNTERS, 0)
-    for r in metrics["counters"]:
-        value = r.committed if r.committed is not None else r.attempted
-        counts[r.key.metric.name] = counts.get(r.key.metric.name, 0) + int(value or 0)
-    span = {}
-    for r in metrics.get("distributions", []):
-        value = r.committed if r.committed is not None else r.attempted
-        if value is not None and value.count:
-            span[r.key.metric.name] = value
+    counts.update(counters)
     if "range_start_ms" in span and "range_end_ms" in span:
         counts["count_stage_seconds"] = (span["range_end_ms"].max - span["range_start_ms"].min) / 1000
     return counts
