@@ -79,9 +79,9 @@ cdef struct Store:
 cdef struct Work:
     int32_t* seq                    # [CLS] A [SEP] B [SEP]
     int32_t* group_pos              # candidate positions, grouped (whole words)
-    int64_t* group_start
+    int32_t* group_start
     int32_t* group_len
-    int64_t* group_order
+    int32_t* group_order
     uint16_t* pos
     uint8_t* kind
     int32_t* rep
@@ -139,17 +139,41 @@ cdef inline int64_t sentence_len(const Corpus* c, int64_t s) noexcept nogil:
     return c.sentences[s + 1] - c.sentences[s]
 
 
+cdef inline int choose_replacement(MT* rng, const Params* p, int32_t* rep) noexcept nogil:
+    """80% [MASK], 10% the original token, 10% a random vocab word (drawn into rep), as the reference decides."""
+    if mt_random(rng) < 0.8:
+        return MASK_TOKEN
+    if mt_random(rng) < 0.5:
+        return KEEP_ORIGINAL
+    rep[0] = p.random_words[mt_randint(rng, 0, p.n_random_words - 1)]
+    return RANDOM_WORD
+
+
+cdef inline void insert_sorted(Work* w, int count, int tok, uint8_t kind, int32_t rep) noexcept nogil:
+    """Adds a masked position to w.pos/kind/rep[:count], kept sorted by position."""
+    cdef int k = count
+    while k > 0 and w.pos[k - 1] > tok:
+        w.pos[k] = w.pos[k - 1]
+        w.kind[k] = w.kind[k - 1]
+        w.rep[k] = w.rep[k - 1]
+        k -= 1
+    w.pos[k] = <uint16_t>tok
+    w.kind[k] = kind
+    w.rep[k] = rep
+
+
 cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
     """create_masked_lm_predictions on w.seq[:n]; fills w.pos / w.kind / w.rep sorted by position; returns the
-    count."""
-    cdef int i, g, k, k2, n_groups = 0, n_cand = 0, count = 0, to_predict, tok
+    count. Candidates are all positions but [CLS]/[SEP]; with whole-word masking a candidate is a word (a
+    position plus the '##' pieces after it), and a word that would overshoot the budget is skipped."""
+    cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict, tok
     cdef int32_t t, rep
     cdef uint8_t kind
     for i in range(n):
         t = w.seq[i]
         if t == p.cls_id or t == p.sep_id:
             continue
-        if (p.whole_word_mask and n_groups > 0 and 0 <= t < p.n_ids and p.is_subword[t]):
+        if p.whole_word_mask and n_groups > 0 and 0 <= t < p.n_ids and p.is_subword[t]:
             w.group_len[n_groups - 1] += 1
         else:
             w.group_start[n_groups] = n_cand
@@ -157,40 +181,33 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
             n_groups += 1
         w.group_pos[n_cand] = i
         n_cand += 1
-    for g in range(n_groups):
-        w.group_order[g] = g
-    mt_shuffle(rng, w.group_order, n_groups)
     to_predict = <int>nearbyint(n * p.masked_lm_prob)   # Python's round(): half to even
     if to_predict < 1:
         to_predict = 1
     if to_predict > p.max_pred:
         to_predict = p.max_pred
+    if n_groups == n_cand:          # every word is one piece: shuffle the positions themselves
+        mt_shuffle(rng, w.group_pos, n_cand)
+        for k in range(min(to_predict, n_cand)):
+            rep = 0
+            kind = choose_replacement(rng, p, &rep)
+            insert_sorted(w, count, w.group_pos[k], kind, rep)
+            count += 1
+        return count
+    for g in range(n_groups):
+        w.group_order[g] = g
+    mt_shuffle(rng, w.group_order, n_groups)
     for k in range(n_groups):
         if count >= to_predict:
             break
-        g = <int>w.group_order[k]
+        g = w.group_order[k]
         if count + w.group_len[g] > to_predict:
             continue
         for i in range(w.group_len[g]):
             tok = w.group_pos[w.group_start[g] + i]
             rep = 0
-            if mt_random(rng) < 0.8:
-                kind = MASK_TOKEN
-            elif mt_random(rng) < 0.5:
-                kind = KEEP_ORIGINAL
-            else:
-                kind = RANDOM_WORD
-                rep = p.random_words[mt_randint(rng, 0, p.n_random_words - 1)]
-            # insertion into the position-sorted list
-            k2 = count
-            while k2 > 0 and w.pos[k2 - 1] > tok:
-                w.pos[k2] = w.pos[k2 - 1]
-                w.kind[k2] = w.kind[k2 - 1]
-                w.rep[k2] = w.rep[k2 - 1]
-                k2 -= 1
-            w.pos[k2] = <uint16_t>tok
-            w.kind[k2] = kind
-            w.rep[k2] = rep
+            kind = choose_replacement(rng, p, &rep)
+            insert_sorted(w, count, tok, kind, rep)
             count += 1
     return count
 
@@ -330,8 +347,8 @@ cdef class InstanceBuilder:
         if doc_order.shape[0]:
             self.c.order = &doc_order[0]
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
-                      <int64_t*>malloc(L * sizeof(int64_t)), <int32_t*>malloc(L * sizeof(int32_t)),
-                      <int64_t*>malloc(L * sizeof(int64_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
+                      <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
+                      <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
                       <uint8_t*>malloc(P + 1), <int32_t*>malloc((P + 1) * sizeof(int32_t)))
         store_init(&self.s, P)
         if (self.w.seq == NULL or self.w.group_pos == NULL or self.w.group_start == NULL

@@ -17,7 +17,8 @@ cdef enum:
 
 ctypedef struct MT:
     uint32_t mt[624]   # state words
-    Py_ssize_t index   # next word to temper; MT_N means "regenerate first"
+    uint32_t out[624]  # the block's tempered outputs, made in one vectorizable pass by mt_regenerate
+    Py_ssize_t index   # next output; MT_N means "regenerate first"
 
 
 cdef inline void mt_init_genrand(MT* s, uint32_t seed) noexcept nogil:
@@ -83,21 +84,22 @@ cdef inline void mt_regenerate(MT* s) noexcept nogil:
         s.mt[kk] = s.mt[kk + MT_M - MT_N] ^ (y >> 1) ^ ((0U - (y & 1U)) & 0x9908b0dfU)
     y = (s.mt[MT_N - 1] & 0x80000000U) | (s.mt[0] & 0x7fffffffU)
     s.mt[MT_N - 1] = s.mt[MT_M - 1] ^ (y >> 1) ^ ((0U - (y & 1U)) & 0x9908b0dfU)
+    for kk in range(MT_N):
+        y = s.mt[kk]
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9d2c5680U
+        y ^= (y << 15) & 0xefc60000U
+        y ^= y >> 18
+        s.out[kk] = y
     s.index = 0
 
 
 cdef inline uint32_t mt_genrand(MT* s) noexcept nogil:
     """Next tempered 32-bit output (genrand_uint32)."""
-    cdef uint32_t y
     if s.index >= MT_N:
         mt_regenerate(s)
-    y = s.mt[s.index]
     s.index += 1
-    y ^= y >> 11
-    y ^= (y << 7) & 0x9d2c5680U
-    y ^= (y << 15) & 0xefc60000U
-    y ^= y >> 18
-    return y
+    return s.out[s.index - 1]
 
 
 cdef inline double mt_random(MT* s) noexcept nogil:
@@ -136,6 +138,7 @@ cdef inline uint64_t mt_getrandbits64(MT* s, int k) noexcept nogil:
 
 cdef extern from *:
     int __builtin_clzll(unsigned long long) nogil
+    int __builtin_clz(unsigned int) nogil
 
 
 cdef inline int mt_bit_length64(uint64_t n) noexcept nogil:
@@ -184,13 +187,35 @@ ctypedef fused shuffled_t:
 
 
 cdef inline void mt_shuffle(MT* s, shuffled_t* x, Py_ssize_t n) noexcept nogil:
-    """In-place shuffle of x[0:n], same permutation as ``Random.shuffle``."""
-    cdef Py_ssize_t i, j
+    """In-place shuffle of x[0:n], same permutation as ``Random.shuffle``.
+
+    ``_randbelow``'s rejection loop is written out over the tempered block, without a data-dependent branch:
+    this is the hottest loop of instance building (masking shuffles every candidate position), and a
+    rejected draw is too unpredictable for a branch.
+    """
+    cdef Py_ssize_t i = n - 1, j, low, accept
+    cdef uint32_t r
+    cdef int shift
     cdef shuffled_t t
-    i = n - 1
-    while i > 0:
+    while i >= <Py_ssize_t>0xFFFFFFFFU:
         j = <Py_ssize_t>mt_randbelow(s, <uint64_t>(i + 1))
         t = x[i]
         x[i] = x[j]
         x[j] = t
         i -= 1
+    while i > 0:
+        # All i whose bound i + 1 has the same bit length share `shift` (getrandbits(k) is the word's top k
+        # bits). Within that run the loop is branch-free: a rejected draw swaps x[i] with itself and keeps i.
+        shift = __builtin_clz(<uint32_t>(i + 1))
+        low = (<Py_ssize_t>1 << (31 - shift)) - 1
+        while i >= low:
+            if s.index >= MT_N:
+                mt_regenerate(s)
+            r = s.out[s.index] >> shift
+            s.index += 1
+            accept = r <= <uint64_t>i
+            j = i ^ ((<Py_ssize_t>r ^ i) & -accept)
+            t = x[i]
+            x[i] = x[j]
+            x[j] = t
+            i -= accept
