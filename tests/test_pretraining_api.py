@@ -62,6 +62,25 @@ def test_steps_compose_to_the_whole_job(tmp_path):
     assert read_pretraining_records([tmp_path / "steps.tfrecord"], 128, 20) == expected
 
 
+def test_serialize_is_the_feature_arrays_framed(tokenizer):
+    from wptk._native.records import frame_examples
+    lines = [" ".join("abcd"[(d * s + k) % 4] + ("x" if k % 3 == 0 else "") for k in range(2 + s))
+             for d in range(5) for s in range(6)]      # "ax" -> a ##x: whole words of two pieces
+    docs = pt.documents_from_lines(lines[:12] + [""] + lines[12:], tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    for config in (pt.PretrainingConfig(max_seq_length=12, max_predictions_per_seq=4, dupe_factor=3),
+                   pt.PretrainingConfig(max_seq_length=40, max_predictions_per_seq=9, do_whole_word_mask=True)):
+        instances = pt.create_instances(docs, vocab_ids, config)
+        buffer = bytearray()
+        for rows in (instances.order, instances.order[::-3], instances.order[:1], instances.order[:0]):
+            expected = frame_examples(*pt.feature_arrays(docs, instances, rows, vocab_ids, config),
+                                      config.max_seq_length, config.max_predictions_per_seq)
+            assert pt.serialize(docs, instances, rows, vocab_ids, config) == expected
+            assert pt.serialize(docs, instances, rows, vocab_ids, config, buffer) == expected
+        with pytest.raises(IndexError):
+            pt.serialize(docs, instances, [len(instances)], vocab_ids, config)
+
+
 def test_instances_on_a_document_subset_with_any_seed(tokenizer):
     lines = []
     for d in range(6):

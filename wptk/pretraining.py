@@ -17,9 +17,8 @@ import time
 
 import numpy as np
 
-from wptk._native.instances import InstanceBuilder, materialize
+from wptk._native.instances import InstanceBuilder, encode_records, materialize
 from wptk._native.pyrandom import CompatRandom
-from wptk._native.records import frame_examples
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
 from wptk.textio import Progress, Utf8Decoder, read_lines
@@ -213,10 +212,13 @@ def feature_arrays(docs, instances, rows, vocab_ids, config):
                        vocab_ids.mask_id)
 
 
-def serialize(docs, instances, rows, vocab_ids, config):
-    """TFRecord-framed tf.train.Example bytes of the instances at `rows`, in that order."""
-    return frame_examples(*feature_arrays(docs, instances, rows, vocab_ids, config), config.max_seq_length,
-                          config.max_predictions_per_seq)
+def serialize(docs, instances, rows, vocab_ids, config, buffer=None):
+    """TFRecord-framed tf.train.Example bytes of the instances at `rows`, in that order. Given a bytearray
+    `buffer`, writes into it (growing it) and returns a memoryview that is valid until its next use."""
+    view = encode_records(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
+                          config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id,
+                          vocab_ids.sep_id, vocab_ids.mask_id, bytearray() if buffer is None else buffer)
+    return view.tobytes() if buffer is None else view
 
 
 def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False, progress=None):
@@ -224,6 +226,7 @@ def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False
     Files appear atomically: on any error none of them is left behind."""
     n_out = len(output_files)
     writers = []
+    buffer = bytearray()
     try:
         for path in output_files:
             writers.append(RecordWriter(path, gzip=gzip))
@@ -232,7 +235,7 @@ def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False
             for f in range(n_out):
                 subset = rows[(f - start) % n_out::n_out]
                 if len(subset):
-                    writers[f].write_framed(serialize(docs, instances, subset, vocab_ids, config))
+                    writers[f].write_framed(serialize(docs, instances, subset, vocab_ids, config, buffer))
             if progress is not None:
                 progress.advance(len(rows))
     except BaseException:

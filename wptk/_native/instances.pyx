@@ -15,6 +15,8 @@ import numpy as np
 
 from wptk._native.mt19937 cimport MT, mt_randint, mt_random, mt_shuffle
 from wptk._native.pyrandom cimport CompatRandom
+from wptk._native.records cimport put_example_record, record_bound
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 
 
 cdef struct Params:
@@ -410,17 +412,97 @@ cdef object _adopt(void** ptr, int64_t n, dtype):
     return np.asarray(arr).view(dtype)[:n]
 
 
+# Read-only pointers into an instance table (the arrays of InstanceBuilder.finish).
+cdef struct Columns:
+    const uint32_t* a_start
+    const uint16_t* a_len
+    const uint32_t* b_start
+    const uint16_t* b_len
+    const uint8_t* random_next
+    const uint16_t* n_masked
+    const uint16_t* positions       # [n, P]
+    const uint8_t* kinds            # [n, P]
+    const uint32_t* random_at
+    const int32_t* random_ids
+    int64_t n
+    int P
+
+
+cdef const void* _first(array, dtype, int ndim) except? NULL:
+    """Address of the first element of an instance column, after checking its dtype and shape."""
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != ndim \
+            or not array.flags.c_contiguous:
+        raise ValueError(f"not an instance table column: expected a C-contiguous {ndim}-D {np.dtype(dtype)} "
+                         "array")
+    if array.size == 0:
+        return NULL
+    return <const void*><size_t>array.__array_interface__["data"][0]
+
+
+cdef Columns columns_of(dict inst, int P) except *:
+    cdef Columns c
+    c.a_start = <const uint32_t*>_first(inst["a_start"], np.uint32, 1)
+    c.a_len = <const uint16_t*>_first(inst["a_len"], np.uint16, 1)
+    c.b_start = <const uint32_t*>_first(inst["b_start"], np.uint32, 1)
+    c.b_len = <const uint16_t*>_first(inst["b_len"], np.uint16, 1)
+    c.random_next = <const uint8_t*>_first(inst["random_next"], np.uint8, 1)
+    c.n_masked = <const uint16_t*>_first(inst["n_masked"], np.uint16, 1)
+    c.positions = <const uint16_t*>_first(inst["positions"], np.uint16, 2)
+    c.kinds = <const uint8_t*>_first(inst["kinds"], np.uint8, 2)
+    c.random_at = <const uint32_t*>_first(inst["random_at"], np.uint32, 1)
+    c.random_ids = <const int32_t*>_first(inst["random_ids"], np.int32, 1)
+    c.n = len(inst["a_len"])
+    c.P = P
+    if inst["positions"].shape != (c.n, P) or inst["kinds"].shape != (c.n, P):
+        raise ValueError(f"instance table has {inst['positions'].shape[1]} predictions per instance, not {P}")
+    return c
+
+
+cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int32_t cls_id, int32_t sep_id,
+                         int32_t mask_id, int32_t* row, int32_t* mpos, int32_t* mids, int* seg_a,
+                         int* count) noexcept nogil:
+    """Instance r as model input: row[:n] = [CLS] A [SEP] B [SEP] with the masking applied, the masked
+    positions and their original ids in mpos/mids[:count]; returns n."""
+    cdef int at, k, pos, cnt = c.n_masked[r]
+    cdef int64_t at_random = c.random_at[r]
+    row[0] = cls_id
+    memcpy(row + 1, &tokens[c.a_start[r]], c.a_len[r] * sizeof(int32_t))
+    at = 1 + c.a_len[r]
+    row[at] = sep_id
+    at += 1
+    seg_a[0] = at
+    memcpy(row + at, &tokens[c.b_start[r]], c.b_len[r] * sizeof(int32_t))
+    at += c.b_len[r]
+    row[at] = sep_id
+    at += 1
+    for k in range(cnt):
+        pos = c.positions[r * c.P + k]
+        mpos[k] = pos
+        mids[k] = row[pos]
+        if c.kinds[r * c.P + k] == MASK_TOKEN:
+            row[pos] = mask_id
+        elif c.kinds[r * c.P + k] == RANDOM_WORD:
+            row[pos] = c.random_ids[at_random]
+            at_random += 1
+    count[0] = cnt
+    return at
+
+
+cdef int check_rows(const Columns* c, const int64_t[::1] rows) except -1:
+    cdef Py_ssize_t i
+    for i in range(rows.shape[0]):
+        if not 0 <= rows[i] < c.n:
+            raise IndexError(f"instance row {rows[i]} out of range (the table has {c.n})")
+    return 0
+
+
 def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
                 int max_predictions_per_seq, int cls_id, int sep_id, int mask_id):
-    """The feature arrays of the given instances (rows), ready for records.frame_examples."""
-    cdef int64_t n = rows.shape[0], i, r, j, at_random
-    cdef int P = max_predictions_per_seq, k, at, cnt, pos
-    cdef const uint32_t[::1] a_start = inst["a_start"], b_start = inst["b_start"], random_at = inst["random_at"]
-    cdef const uint16_t[::1] a_len = inst["a_len"], b_len = inst["b_len"], n_masked = inst["n_masked"]
-    cdef const uint8_t[::1] random_next = inst["random_next"]
-    cdef const uint16_t[:, ::1] positions = inst["positions"]
-    cdef const uint8_t[:, ::1] kinds = inst["kinds"]
-    cdef const int32_t[::1] random_ids = inst["random_ids"]
+    """The feature arrays of the given instances (rows), as records.frame_examples takes them."""
+    cdef Columns c = columns_of(inst, max_predictions_per_seq)
+    check_rows(&c, rows)
+    cdef int64_t n = rows.shape[0], i
+    cdef int P = max_predictions_per_seq, seg, cnt
     input_ids = np.zeros((n, max_seq_length), dtype=np.int32)
     lengths = np.empty(n, dtype=np.int32)
     seg_a = np.empty(n, dtype=np.int32)
@@ -431,33 +513,38 @@ def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, i
     cdef int32_t[:, ::1] ids_v = input_ids
     cdef int32_t[::1] len_v = lengths, seg_v = seg_a, cnt_v = counts, lab_v = labels
     cdef int32_t[:, ::1] mpos_v = mpos, mids_v = mids
-    cdef int32_t* row
     with nogil:
         for i in range(n):
-            r = rows[i]
-            row = &ids_v[i, 0]
-            row[0] = cls_id
-            memcpy(row + 1, &tokens[a_start[r]], a_len[r] * sizeof(int32_t))
-            at = 1 + a_len[r]
-            row[at] = sep_id
-            at += 1
-            seg_v[i] = at
-            memcpy(row + at, &tokens[b_start[r]], b_len[r] * sizeof(int32_t))
-            at += b_len[r]
-            row[at] = sep_id
-            at += 1
-            len_v[i] = at
-            cnt = n_masked[r]
+            len_v[i] = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, &ids_v[i, 0], &mpos_v[i, 0],
+                                &mids_v[i, 0], &seg, &cnt)
+            seg_v[i] = seg
             cnt_v[i] = cnt
-            at_random = random_at[r]
-            for k in range(cnt):
-                pos = positions[r, k]
-                mpos_v[i, k] = pos
-                mids_v[i, k] = row[pos]
-                if kinds[r, k] == MASK_TOKEN:
-                    row[pos] = mask_id
-                elif kinds[r, k] == RANDOM_WORD:
-                    row[pos] = random_ids[at_random]
-                    at_random += 1
-            lab_v[i] = random_next[r]
+            lab_v[i] = c.random_next[rows[i]]
     return input_ids, lengths, seg_a, mpos, mids, counts, labels
+
+
+def encode_records(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
+                   int max_predictions_per_seq, int cls_id, int sep_id, int mask_id, bytearray out):
+    """The given instances (rows) as TFRecord-framed tf.train.Example bytes, written into `out` (grown when
+    too small); returns a memoryview of the written bytes. Same bytes as frame_examples(*materialize(...))."""
+    cdef Columns c = columns_of(inst, max_predictions_per_seq)
+    check_rows(&c, rows)
+    cdef size_t L = max_seq_length, P = max_predictions_per_seq, bound = record_bound(L, P)
+    cdef Py_ssize_t need = rows.shape[0] * bound
+    if len(out) < need:
+        PyByteArray_Resize(out, need)
+    cdef uint8_t* base = <uint8_t*>PyByteArray_AS_STRING(out)
+    cdef uint8_t* o = base
+    cdef int32_t* scratch = <int32_t*>malloc((L + 2 * P + 2) * sizeof(int32_t))
+    cdef int32_t* mpos = scratch + L
+    cdef int32_t* mids = scratch + L + P + 1
+    cdef int64_t i
+    cdef int n, seg, cnt
+    if scratch == NULL:
+        raise MemoryError()
+    with nogil:
+        for i in range(rows.shape[0]):
+            n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
+            o = put_example_record(o, scratch, n, seg, mpos, mids, cnt, c.random_next[rows[i]], L, P)
+    free(scratch)
+    return memoryview(out)[:o - base]

@@ -3,7 +3,8 @@
 
 Nothing here needs TensorFlow or protobuf: the Example wire format is written by hand.
 
-* ``crc32c(data, crc=0)`` -- CRC-32C (Castagnoli), software slicing-by-16.
+* ``crc32c(data, crc=0)`` -- CRC-32C (Castagnoli): the SSE4.2 instruction where the CPU has it
+  (``CRC32C_IMPLEMENTATION == "sse4.2"``), else portable slicing-by-16 (``"portable"``).
 * ``masked_crc32c(data)`` -- the masked CRC TFRecord stores.
 * ``frame_record(payload)`` -- one TFRecord frame around ``payload``.
 * ``frame_examples(...)`` -- N BERT pretraining instances -> N concatenated TFRecord frames,
@@ -30,7 +31,11 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 import numpy as np
 
-__all__ = ["crc32c", "masked_crc32c", "frame_record", "frame_examples"]
+cdef extern from "crc32c_hw.h":
+    int wptk_crc32c_hw_available() nogil
+    uint32_t wptk_crc32c_hw(uint32_t crc, const uint8_t* p, size_t n) nogil
+
+__all__ = ["crc32c", "masked_crc32c", "frame_record", "frame_examples", "CRC32C_IMPLEMENTATION"]
 
 # ---------------------------------------------------------------------------------------------
 # CRC-32C, slicing-by-16 (reflected polynomial 0x82F63B78)
@@ -65,8 +70,8 @@ cdef inline uint32_t _load_le32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[0]) | ((<uint32_t>p[1]) << 8) | ((<uint32_t>p[2]) << 16) | ((<uint32_t>p[3]) << 24)
 
 
-cdef uint32_t _crc_update(uint32_t crc, const uint8_t* p, size_t n) noexcept nogil:
-    """Extend a finalized CRC-32C value ``crc`` with ``n`` bytes at ``p``."""
+cdef uint32_t _crc_portable(uint32_t crc, const uint8_t* p, size_t n) noexcept nogil:
+    """Extend a finalized CRC-32C value ``crc`` with ``n`` bytes at ``p`` (no special instructions)."""
     cdef uint32_t w0, w1, w2, w3
     crc = ~crc
     while n >= 16:
@@ -98,6 +103,17 @@ cdef uint32_t _crc_update(uint32_t crc, const uint8_t* p, size_t n) noexcept nog
         p += 1
         n -= 1
     return ~crc
+
+
+cdef bint _HW = wptk_crc32c_hw_available()
+CRC32C_IMPLEMENTATION = "sse4.2" if _HW else "portable"
+
+
+cdef inline uint32_t _crc_update(uint32_t crc, const uint8_t* p, size_t n) noexcept nogil:
+    """Extend a finalized CRC-32C value ``crc`` with ``n`` bytes at ``p``."""
+    if _HW:
+        return wptk_crc32c_hw(crc, p, n)
+    return _crc_portable(crc, p, n)
 
 
 cdef inline uint32_t _mask(uint32_t crc) noexcept nogil:
@@ -141,6 +157,13 @@ def crc32c(const uint8_t[::1] data, uint32_t crc=0):
     else:
         crc = _crc_update(crc, p, n)
     return crc
+
+
+def _crc32c_portable(const uint8_t[::1] data, uint32_t crc=0):
+    """``crc32c`` without the SSE4.2 path (tests check that both agree)."""
+    if data.shape[0] == 0:
+        return crc
+    return _crc_portable(crc, &data[0], data.shape[0])
 
 
 def masked_crc32c(const uint8_t[::1] data):
@@ -257,25 +280,33 @@ cdef inline uint8_t* _put_entry_head(uint8_t* o, const char* key, size_t keylen,
     return o
 
 
+cdef inline uint64_t _spread7(uint32_t u) noexcept nogil:
+    """The low 28 bits of u as four 7-bit groups, one per byte, little-endian (continuation bits clear)."""
+    return ((<uint64_t>u & 0x7Fu) | ((<uint64_t>u << 1) & 0x7F00u) | ((<uint64_t>u << 2) & 0x7F0000u)
+            | ((<uint64_t>u << 3) & 0x7F000000u))
+
+
+cdef uint64_t[5] _CONTINUATION = [0x0u, 0x80u, 0x8080u, 0x808080u, 0x80808080u]
+
+
 cdef inline uint8_t* _put_int_values(uint8_t* o, const int32_t* v, size_t count,
                                      size_t width) noexcept nogil:
-    # Non-negative values: store all 5 possible varint bytes unconditionally, then terminate at
-    # the real length (branch-free; may scribble up to 4 bytes past the value, which callers
-    # overwrite afterwards -- every value run is followed by at least 8 more payload bytes).
+    # Values below 2**28 (every token id and position): the whole varint is built in a register and stored
+    # as one 4-byte little-endian word, of which only its length counts. Callers leave at least 4 bytes of
+    # room after every value run (the record goes on, or the buffer has record_bound's slack).
     cdef size_t j
     cdef int32_t x
-    cdef uint32_t u, n
+    cdef uint32_t n
+    cdef uint64_t w
     for j in range(count):
         x = v[j]
-        if x >= 0:
-            u = <uint32_t>x
+        if 0 <= x < 0x10000000:
             n = _vsz32(x)
-            o[0] = <uint8_t>(u | 0x80u)
-            o[1] = <uint8_t>((u >> 7) | 0x80u)
-            o[2] = <uint8_t>((u >> 14) | 0x80u)
-            o[3] = <uint8_t>((u >> 21) | 0x80u)
-            o[4] = <uint8_t>(u >> 28)
-            o[n - 1] &= 0x7Fu
+            w = _spread7(<uint32_t>x) | _CONTINUATION[n - 1]
+            o[0] = <uint8_t>w
+            o[1] = <uint8_t>(w >> 8)
+            o[2] = <uint8_t>(w >> 16)
+            o[3] = <uint8_t>(w >> 24)
             o += n
         else:
             o = _put_varint(o, _as_varint_value(x))
@@ -320,6 +351,63 @@ cdef inline size_t _payload_size(size_t L, size_t P, size_t ids_body, size_t pos
                                  size_t mid_body, size_t nsp_body) noexcept nogil:
     cdef size_t fs = _features_size(L, P, ids_body, pos_body, mid_body, nsp_body)
     return 1 + _vsz(fs) + fs
+
+
+cdef size_t record_bound(size_t L, size_t P) noexcept nogil:
+    """At most how many bytes ``put_example_record`` writes for one instance, whatever its values."""
+    return 16 + _payload_size(L, P, 10 * L, 10 * P, 10 * P, 10)
+
+
+cdef uint8_t* put_example_record(uint8_t* rec, const int32_t* ids, size_t n, size_t a, const int32_t* pos,
+                                 const int32_t* mid, size_t count, int32_t nsp, size_t L,
+                                 size_t P) noexcept nogil:
+    """Writes one framed record at ``rec`` and returns its end: the Example of an instance whose tokens are
+    ids[:n] (segment A = the first ``a``), masked positions pos[:count] with labels mid[:count], next-sentence
+    label ``nsp``, padded to L tokens and P predictions. ``rec`` must have ``record_bound(L, P)`` bytes."""
+    cdef size_t ids_body = _int_body(ids, n, L)
+    cdef size_t pos_body = _int_body(pos, count, P)
+    cdef size_t mid_body = _int_body(mid, count, P)
+    cdef size_t nsp_body = _vsz(_as_varint_value(nsp))
+    cdef size_t plen = _payload_size(L, P, ids_body, pos_body, mid_body, nsp_body)
+    cdef size_t j
+    cdef uint8_t* o = rec + 12
+    o[0] = 0x0A                                   # Example.features
+    o = _put_varint(o + 1, _features_size(L, P, ids_body, pos_body, mid_body, nsp_body))
+
+    o = _put_entry_head(o, _K_IDS, _L_IDS, _TAG_INT64, ids_body)
+    o = _put_int_values(o, ids, n, L)
+
+    o = _put_entry_head(o, _K_MASK, _L_MASK, _TAG_INT64, L)
+    memset(o, 1, n)
+    memset(o + n, 0, L - n)
+    o += L
+
+    o = _put_entry_head(o, _K_SEG, _L_SEG, _TAG_INT64, L)
+    memset(o, 0, a)
+    memset(o + a, 1, n - a)
+    memset(o + n, 0, L - n)
+    o += L
+
+    o = _put_entry_head(o, _K_POS, _L_POS, _TAG_INT64, pos_body)
+    o = _put_int_values(o, pos, count, P)
+
+    o = _put_entry_head(o, _K_MID, _L_MID, _TAG_INT64, mid_body)
+    o = _put_int_values(o, mid, count, P)
+
+    o = _put_entry_head(o, _K_W, _L_W, _TAG_FLOAT, 4 * P)
+    for j in range(count):                        # 1.0f, little-endian
+        o[0] = 0x00
+        o[1] = 0x00
+        o[2] = 0x80
+        o[3] = 0x3F
+        o += 4
+    memset(o, 0, 4 * (P - count))
+    o += 4 * (P - count)
+
+    o = _put_entry_head(o, _K_NSP, _L_NSP, _TAG_INT64, nsp_body)
+    _put_varint(o, _as_varint_value(nsp))
+    _frame_in_place(rec, plen)
+    return rec + plen + 16
 
 
 def _as_int32(name, a, int ndim):
@@ -393,121 +481,25 @@ def frame_examples(input_ids, lengths, segment_a_lengths, masked_positions, mask
     cdef const int32_t* ids_base = &ids[0, 0] if L > 0 else NULL
     cdef const int32_t* pos_base = &pos[0, 0] if P > 0 else NULL
     cdef const int32_t* mid_base = &mid[0, 0] if P > 0 else NULL
+    cdef Py_ssize_t i
+    for i in range(N):
+        if lens[i] < 0 or <size_t>lens[i] > L:
+            raise ValueError(f"lengths[{i}]={lens[i]} outside [0, {max_seq_length}]")
+        if sega[i] < 0 or sega[i] > lens[i]:
+            raise ValueError(f"segment_a_lengths[{i}]={sega[i]} outside [0, lengths[{i}]={lens[i]}]")
+        if cnt[i] < 0 or <size_t>cnt[i] > P:
+            raise ValueError(f"masked_counts[{i}]={cnt[i]} outside [0, {max_predictions_per_seq}]")
 
-    # Per instance: payload size, input_ids / masked_lm_positions / masked_lm_ids packed sizes.
-    cdef size_t* sizes = <size_t*>malloc(<size_t>N * 4 * sizeof(size_t))
-    if sizes == NULL:
+    cdef uint8_t* buf = <uint8_t*>malloc(<size_t>N * record_bound(L, P))
+    cdef uint8_t* o = buf
+    if buf == NULL:
         raise MemoryError()
-
-    cdef Py_ssize_t i, bad = -1
-    cdef int bad_kind = 0
-    cdef size_t total = 0, n_i, c_i, a_i, ids_body, pos_body, mid_body, nsp_body, plen
-    cdef int32_t li, ai, ci
-    cdef uint8_t* base
-    cdef uint8_t* rec
-    cdef uint8_t* o
-    cdef uint8_t* wend
-    cdef size_t j
-    out = None
     try:
-        # Pass 1: validate and size everything.
         with nogil:
             for i in range(N):
-                li = lens[i]
-                ai = sega[i]
-                ci = cnt[i]
-                if li < 0 or <size_t>li > L:
-                    bad = i
-                    bad_kind = 1
-                    break
-                if ai < 0 or ai > li:
-                    bad = i
-                    bad_kind = 2
-                    break
-                if ci < 0 or <size_t>ci > P:
-                    bad = i
-                    bad_kind = 3
-                    break
-                n_i = <size_t>li
-                c_i = <size_t>ci
-                ids_body = _int_body(ids_base + <size_t>i * L, n_i, L)
-                pos_body = _int_body(pos_base + <size_t>i * P, c_i, P)
-                mid_body = _int_body(mid_base + <size_t>i * P, c_i, P)
-                nsp_body = _vsz(_as_varint_value(nsp[i]))
-                plen = _payload_size(L, P, ids_body, pos_body, mid_body, nsp_body)
-                sizes[4 * i] = plen
-                sizes[4 * i + 1] = ids_body
-                sizes[4 * i + 2] = pos_body
-                sizes[4 * i + 3] = mid_body
-                total += plen + 16
-        if bad >= 0:
-            if bad_kind == 1:
-                raise ValueError(f"lengths[{bad}]={lens[bad]} outside [0, {max_seq_length}]")
-            if bad_kind == 2:
-                raise ValueError(f"segment_a_lengths[{bad}]={sega[bad]} outside "
-                                 f"[0, lengths[{bad}]={lens[bad]}]")
-            raise ValueError(f"masked_counts[{bad}]={cnt[bad]} outside "
-                             f"[0, {max_predictions_per_seq}]")
-
-        out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
-        base = <uint8_t*>PyBytes_AS_STRING(out)
-
-        # Pass 2: encode and frame.
-        with nogil:
-            rec = base
-            for i in range(N):
-                plen = sizes[4 * i]
-                ids_body = sizes[4 * i + 1]
-                pos_body = sizes[4 * i + 2]
-                mid_body = sizes[4 * i + 3]
-                n_i = <size_t>lens[i]
-                a_i = <size_t>sega[i]
-                c_i = <size_t>cnt[i]
-                nsp_body = _vsz(_as_varint_value(nsp[i]))
-
-                o = rec + 12
-                o[0] = 0x0A                                   # Example.features
-                o = _put_varint(o + 1, _features_size(L, P, ids_body, pos_body, mid_body, nsp_body))
-
-                o = _put_entry_head(o, _K_IDS, _L_IDS, _TAG_INT64, ids_body)
-                o = _put_int_values(o, ids_base + <size_t>i * L, n_i, L)
-
-                o = _put_entry_head(o, _K_MASK, _L_MASK, _TAG_INT64, L)
-                memset(o, 1, n_i)
-                memset(o + n_i, 0, L - n_i)
-                o += L
-
-                o = _put_entry_head(o, _K_SEG, _L_SEG, _TAG_INT64, L)
-                memset(o, 0, a_i)
-                memset(o + a_i, 1, n_i - a_i)
-                memset(o + n_i, 0, L - n_i)
-                o += L
-
-                o = _put_entry_head(o, _K_POS, _L_POS, _TAG_INT64, pos_body)
-                o = _put_int_values(o, pos_base + <size_t>i * P, c_i, P)
-
-                o = _put_entry_head(o, _K_MID, _L_MID, _TAG_INT64, mid_body)
-                o = _put_int_values(o, mid_base + <size_t>i * P, c_i, P)
-
-                o = _put_entry_head(o, _K_W, _L_W, _TAG_FLOAT, 4 * P)
-                for j in range(c_i):                          # 1.0f, little-endian
-                    o[0] = 0x00
-                    o[1] = 0x00
-                    o[2] = 0x80
-                    o[3] = 0x3F
-                    o += 4
-                memset(o, 0, 4 * (P - c_i))
-                o += 4 * (P - c_i)
-
-                o = _put_entry_head(o, _K_NSP, _L_NSP, _TAG_INT64, nsp_body)
-                o = _put_varint(o, _as_varint_value(nsp[i]))
-
-                _frame_in_place(rec, plen)
-                rec += plen + 16
-            wend = rec
-        if <size_t>(wend - base) != total:  # internal consistency guard
-            raise AssertionError(f"frame_examples wrote {wend - base} bytes, expected {total}")
+                o = put_example_record(o, ids_base + <size_t>i * L, <size_t>lens[i], <size_t>sega[i],
+                                       pos_base + <size_t>i * P, mid_base + <size_t>i * P, <size_t>cnt[i],
+                                       nsp[i], L, P)
+        return PyBytes_FromStringAndSize(<char*>buf, o - buf)
     finally:
-        free(sizes)
-    return out
-
+        free(buf)
