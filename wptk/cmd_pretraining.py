@@ -84,9 +84,10 @@ def add_arguments(p):
 
 def run(args):
     from wptk.cli_support import setup_warnings
-    from wptk.pretraining import PretrainingConfig, VocabIds, create_pretraining_data, expand_inputs
+    from wptk.pretraining import PretrainingConfig, create_pretraining_data, expand_inputs
     from wptk.textio import Utf8Decoder
     from wptk.tokenization import FullTokenizer
+    from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
     setup_warnings("create-pretraining-data")
     config = PretrainingConfig(
@@ -108,7 +109,7 @@ def run(args):
             raise WptkError(f"output file is a directory: {path}")
     tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
                               multilingual=args.multilingual)
-    VocabIds.from_vocab(tokenizer.vocab, args.vocab_file)
+    require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input
     decoder = Utf8Decoder(strict=args.errors == "strict")
     show = None if not args.quiet else False
     summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,

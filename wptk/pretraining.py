@@ -12,6 +12,7 @@ create_pretraining_data.py writes, in the same order.
 import dataclasses
 import glob
 import itertools
+import operator
 import os
 import time
 
@@ -106,7 +107,7 @@ def documents_from_lines(lines, tokenizer):
             break
         ids, splits = tokenizer.encode_batch(batch)
         lengths = np.diff(splits)
-        blank = np.fromiter((not line.strip() for line in batch), dtype=bool, count=len(batch))
+        blank = np.fromiter(map(operator.not_, map(str.strip, batch)), dtype=bool, count=len(batch))
         doc_of_line = doc + np.cumsum(blank)
         doc = int(doc_of_line[-1])
         keep = lengths > 0
@@ -143,13 +144,10 @@ class VocabIds:
     @classmethod
     def from_vocab(cls, vocab, vocab_file="vocab"):
         require_tokens(vocab, [CLS, SEP, MASK, UNK], vocab_file)
-        size = max(vocab.values()) + 1
-        is_subword = np.zeros(size, dtype=np.uint8)
-        for token, i in vocab.items():
-            if token.startswith("##"):
-                is_subword[i] = 1
-        return cls(vocab[CLS], vocab[SEP], vocab[MASK], np.fromiter(vocab.values(), np.int32, len(vocab)),
-                   is_subword)
+        ids = np.fromiter(vocab.values(), np.int32, len(vocab))
+        is_subword = np.zeros(int(ids.max()) + 1, dtype=np.uint8)
+        is_subword[ids] = np.fromiter(map(str.startswith, vocab, itertools.repeat("##")), bool, len(vocab))
+        return cls(vocab[CLS], vocab[SEP], vocab[MASK], ids, is_subword)
 
 
 @dataclasses.dataclass

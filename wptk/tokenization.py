@@ -73,6 +73,8 @@ def _check_multilingual(multilingual, strip_accents):
 
 def _id_strings(vocab):
     """Python str of every id, so tokenize() returns shared objects (ids not in the dict map to None)."""
+    if list(vocab.values()) == list(range(len(vocab))):     # a vocab file without repeated lines
+        return list(vocab)
     strings = [None] * (max(vocab.values()) + 1 if vocab else 0)
     for token, i in vocab.items():
         strings[i] = token
@@ -126,7 +128,6 @@ class FullTokenizer:
     def __init__(self, vocab_file, do_lower_case=True, strip_accents=None, multilingual=False):
         _check_multilingual(multilingual, strip_accents)
         self.vocab = load_vocab(vocab_file)
-        self.inv_vocab = {v: k for k, v in self.vocab.items()}
         self.multilingual = multilingual
         self.do_lower_case = do_lower_case and not multilingual
         self.strip_accents = self.do_lower_case if strip_accents is None else strip_accents
@@ -134,6 +135,11 @@ class FullTokenizer:
         self._kernel = _kernel(lower=self.do_lower_case, strip_accents=self.strip_accents,
                                trie=Trie(self.vocab.items()), id_strings=_id_strings(self.vocab),
                                unk_id=self.vocab.get(UNK, -1), multilingual=multilingual, vocab=self.vocab)
+
+    @functools.cached_property
+    def inv_vocab(self):
+        """id -> token, as the reference's attribute (made on first use)."""
+        return {v: k for k, v in self.vocab.items()}
 
     @functools.cached_property
     def basic_tokenizer(self):

@@ -1,5 +1,7 @@
 """Reading a WordPiece vocabulary exactly as BERT's `load_vocab` does, with clear errors."""
 import collections
+import itertools
+import operator
 import warnings
 
 from wptk.errors import WptkError
@@ -26,9 +28,7 @@ def load_vocab(vocab_file):
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    vocab = collections.OrderedDict()
-    for index, line in enumerate(lines):
-        vocab[line.strip()] = index
+    vocab = collections.OrderedDict(zip(map(str.strip, lines), range(len(lines))))
     if not vocab:
         raise WptkError(f"vocab file {vocab_file} is empty")
     return vocab
@@ -42,12 +42,16 @@ def require_tokens(vocab, tokens, vocab_file):
 
 
 def looks_cased(vocab):
-    """True / False when the vocab is evidently cased / uncased, None when it cannot tell."""
-    words = [t for t in vocab if t and not t.startswith("[")]
-    with_upper = sum(1 for t in words if t != t.lower())
-    if with_upper > 0.01 * len(words):
+    """True / False when the vocab is evidently cased / uncased, None when it cannot tell. Only words count:
+    not the empty token nor bracketed ones such as [CLS]."""
+    tokens = list(vocab)
+    joined = "\n".join(tokens)        # lowercased at once; lower() never makes or removes a "\n"
+    changed = itertools.compress(tokens, map(operator.ne, tokens, joined.lower().split("\n")))
+    with_upper = sum(1 for t in changed if not t.startswith("["))
+    words = len(tokens) - ("\n" + joined).count("\n[") - ("" in vocab)
+    if with_upper > 0.01 * words:
         return True
-    if len(words) > 1000 and with_upper <= 0.001 * len(words):
+    if words > 1000 and with_upper <= 0.001 * words:
         return False
     return None
 

@@ -391,9 +391,13 @@ cdef int seg_reserve(Scratch* s, Py_ssize_t n) noexcept nogil:
 # ---------------------------------------------------------------------------------------------------------------
 # The vocabulary as a code-point trie stored in one open-addressing hash table: (node, code point) -> child.
 
+cdef struct Edge:                # a slot of the edge table: key and child share a cache line
+    uint64_t key                 # edge_key(parent, code point), or all ones when the slot is free
+    int32_t child
+
+
 cdef struct TrieView:
-    uint64_t* keys
-    int32_t* children
+    Edge* edges
     uint64_t mask
     int32_t* values          # token id of the entry ending at a node, or -1
     int32_t start_root
@@ -405,9 +409,9 @@ cdef inline int32_t trie_child(const TrieView* t, int32_t node, uint32_t cp) noe
     cdef uint64_t slot = mix(key) & t.mask
     cdef uint64_t k
     while True:
-        k = t.keys[slot]
+        k = t.edges[slot].key
         if k == key:
-            return t.children[slot]
+            return t.edges[slot].child
         if k == <uint64_t>-1:
             return NO_NODE
         slot = (slot + 1) & t.mask
@@ -429,11 +433,10 @@ cdef class Trie:
         while size < <uint64_t>(n_chars * 2):
             size *= 2
         self.view.mask = size - 1
-        self.view.keys = <uint64_t*>malloc(size * sizeof(uint64_t))
-        self.view.children = <int32_t*>malloc(size * sizeof(int32_t))
-        if self.view.keys == NULL or self.view.children == NULL:
+        self.view.edges = <Edge*>malloc(size * sizeof(Edge))
+        if self.view.edges == NULL:
             raise MemoryError()
-        memset(self.view.keys, 0xFF, size * sizeof(uint64_t))
+        memset(self.view.edges, 0xFF, size * sizeof(Edge))
         values = np.full(n_chars + 2, -1, dtype=np.int32)
         self._values_array = values
         cdef int32_t[::1] vals = values
@@ -443,34 +446,38 @@ cdef class Trie:
         self.n_nodes = 2
         for token, tid in entries:
             self._insert(self.view.start_root, token, 0, tid)
-            if token.startswith("##"):
+            if PyUnicode_GET_LENGTH(token) >= 2 and token[0] == "#" and token[1] == "#":
                 self._insert(self.view.cont_root, token, 2, tid)
 
-    cdef _insert(self, int32_t node, str token, Py_ssize_t begin, int32_t tid):
-        cdef Py_ssize_t i
+    cdef int _insert(self, int32_t node, str token, Py_ssize_t begin, int32_t tid) except -1:
+        cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(token)
+        cdef int kind = PyUnicode_KIND(token)
+        cdef void* data = PyUnicode_DATA(token)
+        cdef uint32_t cp
         cdef int32_t child
-        if len(token) == begin:
-            return
-        for i in range(begin, len(token)):
-            child = trie_child(&self.view, node, ord(token[i]))
+        if n == begin:
+            return 0
+        for i in range(begin, n):
+            cp = PyUnicode_READ(kind, data, i)
+            child = trie_child(&self.view, node, cp)
             if child == NO_NODE:
                 child = self.n_nodes
                 self.n_nodes += 1
-                self._add_edge(node, ord(token[i]), child)
+                self._add_edge(node, cp, child)
             node = child
         self.view.values[node] = tid
+        return 0
 
     cdef void _add_edge(self, int32_t node, uint32_t cp, int32_t child):
         cdef uint64_t key = edge_key(node, cp)
         cdef uint64_t slot = mix(key) & self.view.mask
-        while self.view.keys[slot] != <uint64_t>-1:
+        while self.view.edges[slot].key != <uint64_t>-1:
             slot = (slot + 1) & self.view.mask
-        self.view.keys[slot] = key
-        self.view.children[slot] = child
+        self.view.edges[slot].key = key
+        self.view.edges[slot].child = child
 
     def __dealloc__(self):
-        free(self.view.keys)
-        free(self.view.children)
+        free(self.view.edges)
 
 
 cdef _raise(int error):
