@@ -55,7 +55,8 @@ def test_steps_compose_to_the_whole_job(tmp_path):
     docs = pt.read_documents([str(root / "input.txt")], tok)
     vocab_ids = pt.VocabIds.from_vocab(tok.vocab)
     instances = pt.create_instances(docs, vocab_ids, config, rng=CompatRandom(config.random_seed))
-    assert instances.arrays["positions"].dtype == np.uint16 and instances.order.dtype == np.int32
+    assert instances.arrays["positions"].dtype == np.uint8 and instances.order.dtype == np.int32    # 128 <= 256
+    assert instances.arrays["kinds"].shape == (len(instances), 5)                                   # 20 x 2 bits
     with RecordWriter(tmp_path / "steps.tfrecord") as writer:
         writer.write_framed(pt.serialize(docs, instances, instances.order, vocab_ids, config))
     expected = read_pretraining_records([root / "expected.tfrecord"], 128, 20)

@@ -3,7 +3,7 @@
 
 Draws from the random stream in exactly the order of google-research/bert's create_pretraining_data.py, so the
 same seed gives the same instances. An instance is stored as two token ranges of the corpus (segments A and B)
-plus its masked positions and how each is replaced, about 90 bytes at the default flags, never as a token list.
+plus its masked positions and how each is replaced, about 55 bytes at the default flags, never as a token list.
 """
 from libc.math cimport nearbyint
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
@@ -51,8 +51,8 @@ cdef enum:
     C_B_LEN         # uint16
     C_RANDOM_NEXT   # uint8
     C_N_MASKED      # uint16
-    C_POSITIONS     # uint16 x max_pred: masked positions, sorted
-    C_KINDS         # uint8 x max_pred: KEEP_MASK, KEEP_ORIGINAL or RANDOM_WORD
+    C_POSITIONS     # max_pred masked positions, sorted: uint8 when max_seq_length <= 256, else uint16
+    C_KINDS         # 2 bits per position, 4 to a byte, low bits first: MASK_TOKEN, KEEP_ORIGINAL or RANDOM_WORD
     C_RANDOM_AT     # uint32: index of the instance's first random word in `random_ids`
     N_COLUMNS
 
@@ -62,7 +62,7 @@ cdef enum:
     RANDOM_WORD = 2
 
 COLUMNS = (("a_start", np.uint32), ("a_len", np.uint16), ("b_start", np.uint32), ("b_len", np.uint16),
-           ("random_next", np.uint8), ("n_masked", np.uint16), ("positions", np.uint16), ("kinds", np.uint8),
+           ("random_next", np.uint8), ("n_masked", np.uint16), ("positions", None), ("kinds", np.uint8),
            ("random_at", np.uint32))
 
 
@@ -89,7 +89,15 @@ cdef struct Work:
     int32_t* rep
 
 
-cdef void store_init(Store* s, int max_pred) noexcept nogil:
+cdef inline bint narrow_positions(int max_seq_length) noexcept nogil:
+    return max_seq_length <= 256
+
+
+cdef inline int64_t kinds_width(int max_pred) noexcept nogil:
+    return (max_pred + 3) // 4
+
+
+cdef void store_init(Store* s, int max_seq_length, int max_pred) noexcept nogil:
     memset(s, 0, sizeof(Store))
     s.width[C_A_START] = 4
     s.width[C_A_LEN] = 2
@@ -97,8 +105,8 @@ cdef void store_init(Store* s, int max_pred) noexcept nogil:
     s.width[C_B_LEN] = 2
     s.width[C_RANDOM_NEXT] = 1
     s.width[C_N_MASKED] = 2
-    s.width[C_POSITIONS] = 2 * max_pred
-    s.width[C_KINDS] = max_pred
+    s.width[C_POSITIONS] = (1 if narrow_positions(max_seq_length) else 2) * max_pred
+    s.width[C_KINDS] = kinds_width(max_pred)
     s.width[C_RANDOM_AT] = 4
 
 
@@ -252,8 +260,17 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
     (<uint8_t*>s.col[C_RANDOM_NEXT])[s.n] = random_next
     (<uint16_t*>s.col[C_N_MASKED])[s.n] = <uint16_t>count
     (<uint32_t*>s.col[C_RANDOM_AT])[s.n] = <uint32_t>s.n_random
-    memcpy(s.col[C_POSITIONS] + s.n * s.width[C_POSITIONS], w.pos, count * sizeof(uint16_t))
-    memcpy(s.col[C_KINDS] + s.n * s.width[C_KINDS], w.kind, count)
+    cdef uint8_t* pos8 = <uint8_t*>(s.col[C_POSITIONS] + s.n * s.width[C_POSITIONS])
+    cdef uint8_t* kinds = <uint8_t*>(s.col[C_KINDS] + s.n * s.width[C_KINDS])
+    memset(pos8, 0, s.width[C_POSITIONS])
+    memset(kinds, 0, s.width[C_KINDS])
+    if narrow_positions(p.max_seq_length):
+        for i in range(count):
+            pos8[i] = <uint8_t>w.pos[i]
+    else:
+        memcpy(pos8, w.pos, count * sizeof(uint16_t))
+    for i in range(count):
+        kinds[i >> 2] |= w.kind[i] << (2 * (i & 3))
     for i in range(count):
         if w.kind[i] == RANDOM_WORD and store_random_id(s, w.rep[i]) < 0:
             return -1
@@ -352,7 +369,7 @@ cdef class InstanceBuilder:
                       <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
                       <uint8_t*>malloc(P + 1), <int32_t*>malloc((P + 1) * sizeof(int32_t)))
-        store_init(&self.s, P)
+        store_init(&self.s, L, P)
         if (self.w.seq == NULL or self.w.group_pos == NULL or self.w.group_start == NULL
                 or self.w.group_len == NULL or self.w.group_order == NULL or self.w.pos == NULL
                 or self.w.kind == NULL or self.w.rep == NULL or store_grow(&self.s) < 0):
@@ -387,14 +404,16 @@ cdef class InstanceBuilder:
         cdef int k
         result = {}
         for k, (name, dtype) in enumerate(COLUMNS):
+            if name == "positions":
+                dtype = np.uint8 if narrow_positions(self.p.max_seq_length) else np.uint16
             per_instance = self.s.width[k] // np.dtype(dtype).itemsize
             array = _adopt(<void**>&self.s.col[k], n * per_instance, dtype)
-            result[name] = array.reshape(n, P) if name in ("positions", "kinds") else array
+            result[name] = array.reshape(n, per_instance) if name in ("positions", "kinds") else array
         result["random_ids"] = _adopt(<void**>&self.s.random_ids, self.s.n_random, np.int32)
         result["n_truncated"] = self.s.n_truncated
         result["n_masked_total"] = self.s.n_masked_total
         store_free(&self.s)
-        store_init(&self.s, P)
+        store_init(&self.s, self.p.max_seq_length, P)
         return result
 
 
@@ -420,8 +439,9 @@ cdef struct Columns:
     const uint16_t* b_len
     const uint8_t* random_next
     const uint16_t* n_masked
-    const uint16_t* positions       # [n, P]
-    const uint8_t* kinds            # [n, P]
+    const void* positions           # [n, P], uint8 (narrow) or uint16
+    const uint8_t* kinds            # [n, kinds_width(P)], 2 bits each
+    bint narrow
     const uint32_t* random_at
     const int32_t* random_ids
     int64_t n
@@ -447,13 +467,14 @@ cdef Columns columns_of(dict inst, int P) except *:
     c.b_len = <const uint16_t*>_first(inst["b_len"], np.uint16, 1)
     c.random_next = <const uint8_t*>_first(inst["random_next"], np.uint8, 1)
     c.n_masked = <const uint16_t*>_first(inst["n_masked"], np.uint16, 1)
-    c.positions = <const uint16_t*>_first(inst["positions"], np.uint16, 2)
+    c.narrow = inst["positions"].dtype == np.uint8
+    c.positions = _first(inst["positions"], np.uint8 if c.narrow else np.uint16, 2)
     c.kinds = <const uint8_t*>_first(inst["kinds"], np.uint8, 2)
     c.random_at = <const uint32_t*>_first(inst["random_at"], np.uint32, 1)
     c.random_ids = <const int32_t*>_first(inst["random_ids"], np.int32, 1)
     c.n = len(inst["a_len"])
     c.P = P
-    if inst["positions"].shape != (c.n, P) or inst["kinds"].shape != (c.n, P):
+    if inst["positions"].shape != (c.n, P) or inst["kinds"].shape != (c.n, kinds_width(P)):
         raise ValueError(f"instance table has {inst['positions'].shape[1]} predictions per instance, not {P}")
     return c
 
@@ -463,7 +484,8 @@ cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int
                          int* count) noexcept nogil:
     """Instance r as model input: row[:n] = [CLS] A [SEP] B [SEP] with the masking applied, the masked
     positions and their original ids in mpos/mids[:count]; returns n."""
-    cdef int at, k, pos, cnt = c.n_masked[r]
+    cdef int at, k, pos, kind, cnt = c.n_masked[r]
+    cdef const uint8_t* kinds = c.kinds + r * kinds_width(c.P)
     cdef int64_t at_random = c.random_at[r]
     row[0] = cls_id
     memcpy(row + 1, &tokens[c.a_start[r]], c.a_len[r] * sizeof(int32_t))
@@ -476,12 +498,16 @@ cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int
     row[at] = sep_id
     at += 1
     for k in range(cnt):
-        pos = c.positions[r * c.P + k]
+        if c.narrow:
+            pos = (<const uint8_t*>c.positions)[r * c.P + k]
+        else:
+            pos = (<const uint16_t*>c.positions)[r * c.P + k]
+        kind = (kinds[k >> 2] >> (2 * (k & 3))) & 3
         mpos[k] = pos
         mids[k] = row[pos]
-        if c.kinds[r * c.P + k] == MASK_TOKEN:
+        if kind == MASK_TOKEN:
             row[pos] = mask_id
-        elif c.kinds[r * c.P + k] == RANDOM_WORD:
+        elif kind == RANDOM_WORD:
             row[pos] = c.random_ids[at_random]
             at_random += 1
     count[0] = cnt
