@@ -46,6 +46,7 @@ import argparse
 import dataclasses
 import gzip as gzip_module
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -274,31 +275,28 @@ def read_file_bytes(path, what):
 # ------------------------------------------------------------------------------------------------- reading
 
 
-def iter_line_batches(f, start, path="", max_line=None):
-    """(offset of the first line, [raw lines without "\\n"]) for the lines of binary file `f` from its current
-    position, taken to be `start`, a read chunk at a time. A last line without "\\n" is included; a line longer
-    than `max_line` bytes is an error."""
+def iter_line_blocks(f, start, path="", max_line=None):
+    """(offset, block) for the lines of binary file `f` from its current position, taken to be `start`: each
+    block holds whole lines, each with its "\\n" (but a last line without one), a read chunk at a time. A line
+    longer than `max_line` bytes is an error."""
     pending, pending_len, offset = [], 0, start
     while True:
         chunk = f.read(READ_CHUNK)
         if not chunk:
             break
-        parts = chunk.split(b"\n")
-        last = parts.pop()
-        if parts:
-            if pending:
-                pending.append(parts[0])
-                parts[0] = b"".join(pending)
-                pending, pending_len = [], 0
-            yield offset, parts
-            offset += sum(map(len, parts)) + len(parts)
-        if last:
-            pending.append(last)
-            pending_len += len(last)
+        cut = chunk.rfind(b"\n") + 1
+        if cut:
+            block = b"".join(pending + [chunk[:cut]]) if pending else chunk[:cut]
+            pending, pending_len = [], 0
+            yield offset, block
+            offset += len(block)
+        if cut < len(chunk):
+            pending.append(chunk[cut:])
+            pending_len += len(chunk) - cut
             if max_line is not None and pending_len > max_line:
                 raise _too_large(path, offset, max_line)
     if pending:
-        yield offset, [b"".join(pending)]
+        yield offset, b"".join(pending)
 
 
 def _too_large(path, offset, limit):
@@ -326,6 +324,8 @@ def first_line_start(f, start):
 
 
 ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"    # the ASCII characters that str.strip() removes
+# Lines that may be blank: nothing but those characters and non-ASCII bytes (which is_blank then decodes).
+_MAYBE_BLANK = re.compile(rb"^[\t\x0b-\r\x1c-\x20\x80-\xff]*$", re.MULTILINE)   # not \n
 
 
 def is_blank(raw):
@@ -335,14 +335,27 @@ def is_blank(raw):
     return not rest or (rest[0] >= 0x80 and not raw.decode("utf-8", "ignore").strip())
 
 
+def blank_lines(block):
+    """(start, end) in `block` (whole lines, see iter_line_blocks) of each blank line, "\\n" excluded."""
+    size = len(block) - (1 if block.endswith(b"\n") else 0)
+    for m in _MAYBE_BLANK.finditer(block):
+        a, b = m.span()
+        if a > size:
+            break           # the empty "line" after the block's final "\n"
+        if a == b or max(block[a:b]) < 0x80 or is_blank(block[a:b]):
+            yield a, b
+
+
 def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, seekable=True):
-    """(key, raw lines) for the documents that the byte range [start, stop) of file `f` owns.
+    """(key, text) for the documents that the byte range [start, stop) of file `f` owns; text is the document's
+    raw lines joined by "\\n".
 
     A document is a run of lines ended by a blank line or the end of the file. Its key is the offset of the
     blank line just before it, or 0 for a document that starts at offset 0; the range that contains the key owns
     the document, and `claim(key)` must return True before it is read (a restriction tracker's try_claim: False
     ends the range). The reader skips the lines of a document that started before its range and reads past
     `stop` to finish its last document. With `seekable=False`, `f` is read from its start (start must be 0).
+    Blank lines are found a block of lines at a time (a regular expression, then is_blank where it must decode).
     """
     if seekable:
         position = first_line_start(f, start)
@@ -351,60 +364,62 @@ def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, 
     else:
         position = 0
     limit = max_document_bytes
-    prev_blank = None        # offset of the blank line just before the current line, if this reader saw it
-    key, doc, doc_bytes = None, None, 0
-    for offset, batch in iter_line_batches(f, position, path, limit):
-        for raw in batch:
-            line_start = offset
-            offset += len(raw) + 1
-            rest = raw.strip(ASCII_SPACE)
-            blank = not rest or (rest[0] >= 0x80 and not raw.decode("utf-8", "ignore").strip())
-            if doc is not None:
-                if blank:
-                    yield key, doc
-                    doc, prev_blank = None, line_start
-                    if line_start >= stop:
-                        return
-                else:
-                    doc_bytes += len(raw) + 1
-                    if limit is not None and doc_bytes > limit:
+    prev_blank = None       # offset of the blank line just before the current line, if this reader saw it
+    key, parts, size = None, None, 0    # the document being read: its key, pieces (runs of lines), bytes
+    foreign = False         # inside a document that an earlier range owns
+    for base, block in iter_line_blocks(f, position, path, limit):
+        cursor = 0
+        end = len(block) - (1 if block.endswith(b"\n") else 0)
+        for a, b in itertools.chain(blank_lines(block), [(None, None)]):
+            run_end = end if a is None else a - 1
+            if cursor < run_end or (a is None and cursor == run_end and cursor < len(block)):
+                # lines block[cursor:run_end]: a document's lines
+                if parts is None and not foreign:
+                    if base + cursor == 0:
+                        key = 0
+                    elif prev_blank is not None:
+                        key = prev_blank
+                    else:
+                        foreign = True
+                    if not foreign:
+                        if not claim(key):
+                            return
+                        parts, size = [], 0
+                if parts is not None:
+                    parts.append(block[cursor:run_end])
+                    size += run_end - cursor + 1
+                    if limit is not None and size > limit:
                         raise _too_large(path, key, limit)
-                    doc.append(raw)
-                continue
-            if blank:
-                if line_start >= stop:
-                    return
-                prev_blank = line_start
-                continue
-            if line_start == 0:
-                key = 0
-            elif prev_blank is not None:
-                key = prev_blank
-            else:
-                continue            # inside a document that an earlier range owns
-            if not claim(key):
+            if a is None:
+                break
+            if parts is not None:
+                yield key, b"\n".join(parts)
+                parts = None
+            foreign = False
+            if base + a >= stop:
                 return
-            doc, doc_bytes, prev_blank = [raw], len(raw) + 1, None
-    if doc is not None:
-        yield key, doc
+            prev_blank = base + a
+            cursor = b + 1
+    if parts is not None:
+        yield key, b"\n".join(parts)
 
 
-def decode_lines(raw_lines, decoder, where):
-    """The lines decoded as the reference decodes them (via `decoder`, which counts or refuses invalid UTF-8)."""
+def decode_lines(text, decoder, where):
+    """A document's lines (its raw text, lines joined by "\\n") decoded as the reference decodes them (via
+    `decoder`, which counts or refuses invalid UTF-8)."""
     try:
-        return b"\n".join(raw_lines).decode("utf-8").split("\n")
+        return text.decode("utf-8").split("\n")
     except UnicodeDecodeError:
-        return [decoder.decode(raw, where) for raw in raw_lines]
+        return [decoder.decode(raw, where) for raw in text.split(b"\n")]
 
 
-def document_text(raw_lines, decoder, where, sentences=False):
-    """A document's UTF-8 text: its decoded lines joined by "\\n" (after sentence splitting, with `sentences`).
-    Valid UTF-8 without sentence splitting is returned as read."""
-    text = b"\n".join(raw_lines)
+def document_text(text, decoder, where, sentences=False):
+    """A document's UTF-8 text (from its raw text, lines joined by "\\n"): its decoded lines joined by "\\n"
+    (after sentence splitting, with `sentences`). Valid UTF-8 without sentence splitting is returned as read."""
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
-        lines = [decoder.decode(raw, where) for raw in raw_lines]
+        lines = [decoder.decode(raw, where) for raw in text.split(b"\n")]
     else:
         if not sentences:
             return text
@@ -533,9 +548,8 @@ def read_spilled(refs):
 def bucket_lines(documents):
     """The text lines of (digest, text) documents in canonical order: sorted by (digest, text), each document's
     lines followed by one blank line. Exactly the lines of the text file that reproduces a bucket."""
-    for _, text in sorted(documents):
-        yield from text.decode("utf-8").split("\n")
-        yield ""
+    texts = [text for _, text in sorted(documents)]
+    return (b"\n\n".join(texts) + b"\n").decode("utf-8").split("\n") if texts else []
 
 
 # ------------------------------------------------------------------------------------------------- output files
