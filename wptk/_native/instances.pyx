@@ -6,8 +6,8 @@ same seed gives the same instances. An instance is stored as two token ranges of
 plus its masked positions and how each is replaced, about 55 bytes at the default flags, never as a token list.
 """
 from libc.math cimport nearbyint
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 from cython.view cimport array as cvarray
 
@@ -84,9 +84,12 @@ cdef struct Work:
     int32_t* group_start
     int32_t* group_len
     int32_t* group_order
-    uint16_t* pos
+    uint16_t* pos                   # the chosen positions, sorted, with their kind and random word
     uint8_t* kind
     int32_t* rep
+    uint64_t* chosen                # bit set of the chosen positions, while choosing
+    uint8_t* kind_at                # per position, while choosing
+    int32_t* rep_at
 
 
 cdef inline bint narrow_positions(int max_seq_length) noexcept nogil:
@@ -159,31 +162,62 @@ cdef inline int choose_replacement(MT* rng, const Params* p, int32_t* rep) noexc
     return RANDOM_WORD
 
 
-cdef inline void insert_sorted(Work* w, int count, int tok, uint8_t kind, int32_t rep) noexcept nogil:
-    """Adds a masked position to w.pos/kind/rep[:count], kept sorted by position."""
-    cdef int k = count
-    while k > 0 and w.pos[k - 1] > tok:
-        w.pos[k] = w.pos[k - 1]
-        w.kind[k] = w.kind[k - 1]
-        w.rep[k] = w.rep[k - 1]
-        k -= 1
-    w.pos[k] = <uint16_t>tok
-    w.kind[k] = kind
-    w.rep[k] = rep
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long) nogil
+
+
+cdef inline void choose(Work* w, int tok, uint8_t kind, int32_t rep) noexcept nogil:
+    """Marks position tok as masked (positions are distinct: each candidate is taken at most once)."""
+    w.chosen[tok >> 6] |= (<uint64_t>1) << (tok & 63)
+    w.kind_at[tok] = kind
+    w.rep_at[tok] = rep
+
+
+cdef inline int collect_chosen(Work* w, int n) noexcept nogil:
+    """Moves the chosen positions, in increasing order, to w.pos/kind/rep and clears the set; returns the count."""
+    cdef int word, tok, count = 0
+    cdef uint64_t bits
+    for word in range((n + 63) >> 6):
+        bits = w.chosen[word]
+        w.chosen[word] = 0
+        while bits:
+            tok = (word << 6) | __builtin_ctzll(bits)
+            bits &= bits - 1
+            w.pos[count] = <uint16_t>tok
+            w.kind[count] = w.kind_at[tok]
+            w.rep[count] = w.rep_at[tok]
+            count += 1
+    return count
 
 
 cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
     """create_masked_lm_predictions on w.seq[:n]; fills w.pos / w.kind / w.rep sorted by position; returns the
     count. Candidates are all positions but [CLS]/[SEP]; with whole-word masking a candidate is a word (a
     position plus the '##' pieces after it), and a word that would overshoot the budget is skipped."""
-    cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict, tok
+    cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict
     cdef int32_t t, rep
     cdef uint8_t kind
+    to_predict = <int>nearbyint(n * p.masked_lm_prob)   # Python's round(): half to even
+    if to_predict < 1:
+        to_predict = 1
+    if to_predict > p.max_pred:
+        to_predict = p.max_pred
+    if not p.whole_word_mask:       # every candidate is one position: shuffle the positions themselves
+        for i in range(n):
+            t = w.seq[i]
+            w.group_pos[n_cand] = i
+            n_cand += (t != p.cls_id) & (t != p.sep_id)
+        mt_shuffle(rng, w.group_pos, n_cand)
+        for k in range(min(to_predict, n_cand)):
+            rep = 0
+            kind = choose_replacement(rng, p, &rep)
+            choose(w, w.group_pos[k], kind, rep)
+        return collect_chosen(w, n)
     for i in range(n):
         t = w.seq[i]
         if t == p.cls_id or t == p.sep_id:
             continue
-        if p.whole_word_mask and n_groups > 0 and 0 <= t < p.n_ids and p.is_subword[t]:
+        if n_groups > 0 and 0 <= t < p.n_ids and p.is_subword[t]:
             w.group_len[n_groups - 1] += 1
         else:
             w.group_start[n_groups] = n_cand
@@ -191,19 +225,6 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
             n_groups += 1
         w.group_pos[n_cand] = i
         n_cand += 1
-    to_predict = <int>nearbyint(n * p.masked_lm_prob)   # Python's round(): half to even
-    if to_predict < 1:
-        to_predict = 1
-    if to_predict > p.max_pred:
-        to_predict = p.max_pred
-    if n_groups == n_cand:          # every word is one piece: shuffle the positions themselves
-        mt_shuffle(rng, w.group_pos, n_cand)
-        for k in range(min(to_predict, n_cand)):
-            rep = 0
-            kind = choose_replacement(rng, p, &rep)
-            insert_sorted(w, count, w.group_pos[k], kind, rep)
-            count += 1
-        return count
     for g in range(n_groups):
         w.group_order[g] = g
     mt_shuffle(rng, w.group_order, n_groups)
@@ -214,12 +235,11 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
         if count + w.group_len[g] > to_predict:
             continue
         for i in range(w.group_len[g]):
-            tok = w.group_pos[w.group_start[g] + i]
             rep = 0
             kind = choose_replacement(rng, p, &rep)
-            insert_sorted(w, count, tok, kind, rep)
+            choose(w, w.group_pos[w.group_start[g] + i], kind, rep)
             count += 1
-    return count
+    return collect_chosen(w, n)
 
 
 cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s, int64_t a_start,
@@ -237,19 +257,12 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
             if mt_random(rng) < 0.5:
                 b_start += 1
             b_len -= 1
-    n = 0
-    w.seq[n] = p.cls_id
-    n += 1
-    for i in range(a_len):
-        w.seq[n] = c.tokens[a_start + i]
-        n += 1
-    w.seq[n] = p.sep_id
-    n += 1
-    for i in range(b_len):
-        w.seq[n] = c.tokens[b_start + i]
-        n += 1
-    w.seq[n] = p.sep_id
-    n += 1
+    w.seq[0] = p.cls_id
+    memcpy(w.seq + 1, c.tokens + a_start, a_len * sizeof(int32_t))
+    w.seq[1 + a_len] = p.sep_id
+    memcpy(w.seq + 2 + a_len, c.tokens + b_start, b_len * sizeof(int32_t))
+    n = <int>(3 + a_len + b_len)
+    w.seq[n - 1] = p.sep_id
     count = mask_sequence(rng, p, w, n)
     if s.n == s.cap and store_grow(s) < 0:
         return -1
@@ -368,17 +381,21 @@ cdef class InstanceBuilder:
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
-                      <uint8_t*>malloc(P + 1), <int32_t*>malloc((P + 1) * sizeof(int32_t)))
+                      <uint8_t*>malloc(P + 1), <int32_t*>malloc((P + 1) * sizeof(int32_t)),
+                      <uint64_t*>calloc((L + 63) // 64, sizeof(uint64_t)), <uint8_t*>malloc(L),
+                      <int32_t*>malloc(L * sizeof(int32_t)))
         store_init(&self.s, L, P)
         if (self.w.seq == NULL or self.w.group_pos == NULL or self.w.group_start == NULL
                 or self.w.group_len == NULL or self.w.group_order == NULL or self.w.pos == NULL
-                or self.w.kind == NULL or self.w.rep == NULL or store_grow(&self.s) < 0):
+                or self.w.kind == NULL or self.w.rep == NULL or self.w.chosen == NULL or self.w.kind_at == NULL
+                or self.w.rep_at == NULL or store_grow(&self.s) < 0):
             raise MemoryError()
 
     def __dealloc__(self):
         store_free(&self.s)
         free(self.w.seq); free(self.w.group_pos); free(self.w.group_start); free(self.w.group_len)
         free(self.w.group_order); free(self.w.pos); free(self.w.kind); free(self.w.rep)
+        free(self.w.chosen); free(self.w.kind_at); free(self.w.rep_at)
 
     @property
     def n_instances(self):
