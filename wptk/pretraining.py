@@ -26,7 +26,7 @@ from wptk.textio import Progress, Utf8Decoder, read_lines
 from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
 LINES_PER_BATCH = 8192
-INSTANCES_PER_BATCH = 4096
+INSTANCES_PER_BATCH = 1024
 DOCUMENTS_PER_STEP = 2000       # progress granularity while building
 
 
