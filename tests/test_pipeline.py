@@ -686,3 +686,14 @@ def test_demo_runs_the_pipeline(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wptk", "demo", "--output_dir", str(tmp_path / "demo")],
                           capture_output=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_a_program_skips_beams_ipython_probe(monkeypatch):
+    from apache_beam.utils.interactive_utils import is_in_ipython
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    cpd.skip_ipython_probe()
+    assert sys.modules["IPython"] is None and is_in_ipython() is False
+    inside = object()                       # inside IPython, IPython is imported already: it stays
+    monkeypatch.setitem(sys.modules, "IPython", inside)
+    cpd.skip_ipython_probe()
+    assert sys.modules["IPython"] is inside

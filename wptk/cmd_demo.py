@@ -89,6 +89,7 @@ def run(args):
         return _run_without_beam(text, vocab, tokenizer, output_dir)
     if not _demo_owns(output_dir, text):
         raise WptkError(f"--output_dir {output_dir} holds the output of another run; choose another directory")
+    pipeline.skip_ipython_probe()
     summary = pipeline.run([f"--input_file={text}", f"--vocab_file={vocab}", f"--output_dir={output_dir}",
                             f"--num_buckets={args.num_buckets}", "--overwrite", "--quiet"])
     c = summary["counts"]
