@@ -217,7 +217,7 @@ def main(argv=None):
     p.add_argument("--bucket-mb", type=float, default=1.25, help="input MB per bucket (default 1.25)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each timed pipeline/wptk job; best wall time")
     p.add_argument("--workdir", help="inputs and outputs (default: a new directory in /dev/shm, else $TMPDIR)")
-    p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~40 s)")
+    p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~30-60 s)")
     args = p.parse_args(argv)
 
     root = oracle.shared_data()
