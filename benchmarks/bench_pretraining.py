@@ -14,7 +14,8 @@ thread the child starts, TensorFlow's included, inherits the one-core mask):
   reference  python -m bert.create_pretraining_data (bert-tensorflow 1.0.4) on the small input, once
              (~40 s, ~870 MB at 4 MB); also on 16 MB with --reference-16mb (~3 min, ~3.5 GB).
   wptk       python -m wptk create-pretraining-data --quiet on the small and the 16 MB input, --repeats times each
-             (best wall time; peak RSS is the largest of the repeats).
+             (best wall time; peak RSS is the largest of the repeats); half of the small-input runs go before
+             the reference and half after, as the machine's speed drifts over minutes.
 Both get the same explicit flags: the reference's defaults (max_seq_length 128, max_predictions_per_seq 20,
 dupe_factor 10, masked_lm_prob 0.15, short_seq_prob 0.1, do_lower_case True) with random_seed 12345, and the
 bert-base-uncased vocab. Wall time includes interpreter start-up and imports: it is what a user of the CLI waits.
@@ -263,38 +264,50 @@ def main(argv=None):
                   f"({sum(1 for _ in open(path, 'rb')):,} lines)")
         print()
 
-        plan = [("reference", small_label, small, 1), ("wptk", small_label, small, args.repeats),
-                ("wptk", big_label, big, args.repeats)]
+        # The machine's speed drifts over minutes: half of wptk's small-input runs go before the reference, half
+        # after, so that the best of them is not all taken in a slow spell the reference missed (or the reverse).
+        before = args.repeats // 2
+        plan = [("wptk", small_label, small, before), ("reference", small_label, small, 1),
+                ("wptk", small_label, small, args.repeats - before), ("wptk", big_label, big, args.repeats)]
         if args.reference_16mb:
             plan.append(("reference", big_label, big, 1))
-        outputs = {}
+        outputs, results = {}, {}
         for tool, label, path, repeats in plan:
+            if repeats == 0:
+                continue
             key = (tool, label)
             out = tmp / f"{tool}_{label.replace(' ', '_')}.tfrecord"
             cmd = tool_command(tool, path, out, vocab)
             print(f"[{tool} / {label}] {fmt_cmd(cmd, tmp, root)}", flush=True)
-            best, peak, cpu, ok = None, 0, None, True
-            for r in range(repeats):
+            res = results.setdefault(key, dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=None,
+                                                rss=0, cpu=None, instances=None, ok=True, runs=0))
+            for _ in range(repeats):
+                if not res["ok"]:
+                    break
                 if out.exists():
                     out.unlink()
-                log = tmp / f"{tool}_{label.replace(' ', '_')}_{r}.log"
+                res["runs"] += 1
+                log = tmp / f"{tool}_{label.replace(' ', '_')}_{res['runs']}.log"
                 seconds, rss, cpu_s, code = run_measured(cmd, core, log)
-                print(f"    run {r + 1}/{repeats}: {seconds:.3f} s wall, {cpu_s:.3f} s cpu, "
+                print(f"    run {res['runs']}: {seconds:.3f} s wall, {cpu_s:.3f} s cpu, "
                       f"peak RSS {rss / MB:.1f} MB, exit {code}", flush=True)
                 if code != 0 or not out.exists():
                     failures.append(f"{tool} on {label} failed (exit {code})")
                     print(f"    FAILED (exit {code}); last lines of its output:\n{tail(log)}", flush=True)
-                    ok = False
+                    res["ok"] = False
                     break
-                if best is None or seconds < best:
-                    best, cpu = seconds, cpu_s
-                peak = max(peak, rss)
-            instances = count_records(out) if ok else None
-            outputs[key] = out if ok else None
-            rows.append(dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=best if ok else None,
-                             rss=peak if ok else None, cpu=cpu if ok else None, instances=instances))
-            if ok and key != ("wptk", small_label) and key != ("reference", small_label):
-                out.unlink()  # the 16 MB outputs are large and not compared
+                if res["seconds"] is None or seconds < res["seconds"]:
+                    res["seconds"], res["cpu"] = seconds, cpu_s
+                res["rss"] = max(res["rss"], rss)
+            if res["ok"]:
+                res["instances"] = count_records(out)
+            outputs[key] = out if res["ok"] else None
+        for key, res in results.items():
+            if not res["ok"]:
+                res.update(seconds=None, rss=None, cpu=None)
+            rows.append(res)
+            if res["ok"] and key[1] == big_label:
+                (tmp / f"{key[0]}_{big_label.replace(' ', '_')}.tfrecord").unlink()   # large and not compared
         print()
         # For context only: the fixed cost of starting each tool (interpreter, imports -- TensorFlow for the
         # reference --, flag parsing), measured as its help run.
