@@ -430,13 +430,9 @@ cdef class Trie:
         for token, _ in entries:
             n_chars += len(token)
         cdef uint64_t size = 16
-        while size < <uint64_t>(n_chars * 2):
+        while size < <uint64_t>n_chars:     # vocabs share prefixes: about a third as many edges as characters
             size *= 2
-        self.view.mask = size - 1
-        self.view.edges = <Edge*>malloc(size * sizeof(Edge))
-        if self.view.edges == NULL:
-            raise MemoryError()
-        memset(self.view.edges, 0xFF, size * sizeof(Edge))
+        self._allocate(size)
         values = np.full(n_chars + 2, -1, dtype=np.int32)
         self._values_array = values
         cdef int32_t[::1] vals = values
@@ -468,8 +464,29 @@ cdef class Trie:
         self.view.values[node] = tid
         return 0
 
-    cdef void _add_edge(self, int32_t node, uint32_t cp, int32_t child):
-        cdef uint64_t key = edge_key(node, cp)
+    cdef int _allocate(self, uint64_t size) except -1:
+        """An empty edge table of `size` (a power of two) slots."""
+        self.view.edges = <Edge*>malloc(size * sizeof(Edge))
+        if self.view.edges == NULL:
+            raise MemoryError()
+        memset(self.view.edges, 0xFF, size * sizeof(Edge))
+        self.view.mask = size - 1
+        return 0
+
+    cdef int _add_edge(self, int32_t node, uint32_t cp, int32_t child) except -1:
+        """Adds an edge, first doubling the table if it would be over half full (probes stay short)."""
+        cdef Edge* old = self.view.edges
+        cdef uint64_t i, old_size = self.view.mask + 1
+        if 2 * <uint64_t>self.n_nodes > old_size:
+            self._allocate(2 * old_size)
+            for i in range(old_size):
+                if old[i].key != <uint64_t>-1:
+                    self._place(old[i].key, old[i].child)
+            free(old)
+        self._place(edge_key(node, cp), child)
+        return 0
+
+    cdef inline void _place(self, uint64_t key, int32_t child):
         cdef uint64_t slot = mix(key) & self.view.mask
         while self.view.edges[slot].key != <uint64_t>-1:
             slot = (slot + 1) & self.view.mask
