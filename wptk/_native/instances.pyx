@@ -61,6 +61,7 @@ cdef enum:
     KEEP_ORIGINAL = 1
     RANDOM_WORD = 2
 
+# name and dtype of each column; positions' dtype (None here) depends on max_seq_length: see narrow_positions
 COLUMNS = (("a_start", np.uint32), ("a_len", np.uint16), ("b_start", np.uint32), ("b_len", np.uint16),
            ("random_next", np.uint8), ("n_masked", np.uint16), ("positions", None), ("kinds", np.uint8),
            ("random_at", np.uint32))
