@@ -2,8 +2,9 @@
 
 Every fact comes from the running interpreter (`unicodedata`, `str.lower`, `str.isspace`), exactly as BERT's
 reference `tokenization.py` asks the interpreter, so wptk and the reference agree on the same Python.
-Building them takes about 0.4 s, so they are kept in a cache file per Python version, Unicode version and version
-of this module (in $WPTK_CACHE_DIR, else $XDG_CACHE_HOME/wptk or ~/.cache/wptk; unwritable means no cache).
+Building them takes about 0.4 s, so they are kept in cache files per Python version, Unicode version and version
+of this module (in $WPTK_CACHE_DIR, else $XDG_CACHE_HOME/wptk or ~/.cache/wptk; unwritable means no cache), and
+memory-mapped from there: a process reads only the pages of the code points its text has.
 """
 import functools
 import hashlib
@@ -51,42 +52,64 @@ _ASCII_PUNCT = [(33, 47), (58, 64), (91, 96), (123, 126)]
 _UNASSIGNED = ("Cn", "Co", "Cs")
 
 
-def _cache_path(name):
+def _cache_stem(name):
+    """The cache files' path without extension: one per Python, Unicode version and source of this module."""
     root = os.environ.get("WPTK_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wptk")
     with open(__file__, "rb") as f:
         source = hashlib.sha256(f.read()).hexdigest()[:16]
     key = f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}-u{unicodedata.unidata_version}"
-    return os.path.join(root, f"chartable-{name}-{key}-{source}.npy")
+    return os.path.join(root, f"chartable-{name}-{key}-{source}")
+
+
+def _load_cached(stem):
+    """The cached array (STEM.npy) or tuple of arrays (STEM-0.npy ..., counted in STEM.tuple), memory-mapped
+    read-only, so that a process reads only the pages its text touches; None when not cached."""
+    try:
+        if os.path.exists(stem + ".tuple"):
+            with open(stem + ".tuple", encoding="ascii") as f:
+                count = int(f.read())
+            return tuple(np.load(f"{stem}-{i}.npy", mmap_mode="r", allow_pickle=False) for i in range(count))
+        return np.load(stem + ".npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def _store_cached(stem, result):
+    """Writes the files _load_cached reads, each atomically; the tuple's count last, once its arrays are there.
+    Removes the files of other versions of the same table. Failing to write only means no cache."""
+    def atomic(path, write):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+
+    try:
+        directory, name = os.path.split(stem)
+        os.makedirs(directory, exist_ok=True)
+        if isinstance(result, tuple):
+            for i, array in enumerate(result):
+                atomic(f"{stem}-{i}.npy", lambda f, a=array: np.save(f, a))
+            atomic(stem + ".tuple", lambda f: f.write(str(len(result)).encode("ascii")))
+        else:
+            atomic(stem + ".npy", lambda f: np.save(f, result))
+        prefix = name.split(f"-{sys.implementation.name}")[0] + "-"
+        for old in os.listdir(directory):           # tables of other versions of this module or Python
+            if old.startswith(prefix) and not old.startswith(name):
+                os.unlink(os.path.join(directory, old))
+    except OSError:
+        pass
 
 
 def _disk_cached(build):
     """Caches a table-building function's array (or tuple of arrays) on disk, keyed by its arguments."""
     @functools.lru_cache(maxsize=None)
     def cached(*args):
-        path = _cache_path(build.__name__ + "".join(f"-{int(a)}" for a in args))
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            return tuple(loaded[k] for k in sorted(loaded.files)) if isinstance(loaded, np.lib.npyio.NpzFile) \
-                else loaded
-        except (OSError, ValueError):
-            pass
-        result = build(*args)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                if isinstance(result, tuple):
-                    np.savez(f, **{f"a{i}": a for i, a in enumerate(result)})
-                else:
-                    np.save(f, result)
-            os.replace(tmp, path)
-            prefix = os.path.basename(path).split("-cpython")[0].split(f"-{sys.implementation.name}")[0] + "-"
-            for old in os.listdir(os.path.dirname(path)):   # tables of older versions of this module
-                if old.startswith(prefix) and old != os.path.basename(path) and old.endswith(".npy"):
-                    os.unlink(os.path.join(os.path.dirname(path), old))
-        except OSError:
-            pass
+        stem = _cache_stem(build.__name__ + "".join(f"-{int(a)}" for a in args))
+        result = _load_cached(stem)
+        if result is None:
+            result = build(*args)
+            _store_cached(stem, result)
         return result
     cached.build = build
     return cached
