@@ -26,7 +26,6 @@ next_sentence_labels. Each entry is byte-identical to what protobuf writes for i
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.string cimport memset, memcpy
-from libc.stdlib cimport malloc, free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 import numpy as np
@@ -490,16 +489,22 @@ def frame_examples(input_ids, lengths, segment_a_lengths, masked_positions, mask
         if cnt[i] < 0 or <size_t>cnt[i] > P:
             raise ValueError(f"masked_counts[{i}]={cnt[i]} outside [0, {max_predictions_per_seq}]")
 
-    cdef uint8_t* buf = <uint8_t*>malloc(<size_t>N * record_bound(L, P))
-    cdef uint8_t* o = buf
-    if buf == NULL:
-        raise MemoryError()
-    try:
-        with nogil:
-            for i in range(N):
-                o = put_example_record(o, ids_base + <size_t>i * L, <size_t>lens[i], <size_t>sega[i],
-                                       pos_base + <size_t>i * P, mid_base + <size_t>i * P, <size_t>cnt[i],
-                                       nsp[i], L, P)
-        return PyBytes_FromStringAndSize(<char*>buf, o - buf)
-    finally:
-        free(buf)
+    # Exact size first, so the result is written in place (no over-allocation, no copy).
+    cdef size_t total = 0
+    with nogil:
+        for i in range(N):
+            total += 16 + _payload_size(L, P, _int_body(ids_base + <size_t>i * L, <size_t>lens[i], L),
+                                        _int_body(pos_base + <size_t>i * P, <size_t>cnt[i], P),
+                                        _int_body(mid_base + <size_t>i * P, <size_t>cnt[i], P),
+                                        _vsz(_as_varint_value(nsp[i])))
+    out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
+    cdef uint8_t* base = <uint8_t*>PyBytes_AS_STRING(out)
+    cdef uint8_t* o = base
+    with nogil:
+        for i in range(N):
+            o = put_example_record(o, ids_base + <size_t>i * L, <size_t>lens[i], <size_t>sega[i],
+                                   pos_base + <size_t>i * P, mid_base + <size_t>i * P, <size_t>cnt[i],
+                                   nsp[i], L, P)
+    if <size_t>(o - base) != total:  # internal consistency guard
+        raise AssertionError(f"frame_examples wrote {o - base} bytes, expected {total}")
+    return out
