@@ -214,10 +214,9 @@ def feature_arrays(docs, instances, rows, vocab_ids, config):
 def serialize(docs, instances, rows, vocab_ids, config, buffer=None):
     """TFRecord-framed tf.train.Example bytes of the instances at `rows`, in that order. Given a bytearray
     `buffer`, writes into it (growing it) and returns a memoryview that is valid until its next use."""
-    view = encode_records(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
-                          config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id,
-                          vocab_ids.sep_id, vocab_ids.mask_id, bytearray() if buffer is None else buffer)
-    return view.tobytes() if buffer is None else view
+    return encode_records(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
+                          config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id,
+                          vocab_ids.mask_id, buffer)
 
 
 def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False, progress=None):

@@ -15,7 +15,8 @@ import numpy as np
 
 from wptk._native.mt19937 cimport MT, mt_randint, mt_random, mt_shuffle
 from wptk._native.pyrandom cimport CompatRandom
-from wptk._native.records cimport put_example_record, record_bound
+from wptk._native.records cimport example_record_size, put_example_record, record_bound
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 
 
@@ -568,27 +569,44 @@ def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, i
 
 
 def encode_records(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
-                   int max_predictions_per_seq, int cls_id, int sep_id, int mask_id, bytearray out):
-    """The given instances (rows) as TFRecord-framed tf.train.Example bytes, written into `out` (grown when
-    too small); returns a memoryview of the written bytes. Same bytes as frame_examples(*materialize(...))."""
+                   int max_predictions_per_seq, int cls_id, int sep_id, int mask_id, bytearray out=None):
+    """The given instances (rows) as TFRecord-framed tf.train.Example bytes, the same bytes as
+    frame_examples(*materialize(...)). Into `out` (grown when too small), returning a memoryview of the written
+    bytes; without `out`, as a new bytes object of exactly their size (the rows are then read twice)."""
     cdef Columns c = columns_of(inst, max_predictions_per_seq)
     check_rows(&c, rows)
-    cdef size_t L = max_seq_length, P = max_predictions_per_seq, bound = record_bound(L, P)
-    cdef Py_ssize_t need = rows.shape[0] * bound
-    if len(out) < need:
-        PyByteArray_Resize(out, need)
-    cdef uint8_t* base = <uint8_t*>PyByteArray_AS_STRING(out)
-    cdef uint8_t* o = base
+    cdef size_t L = max_seq_length, P = max_predictions_per_seq, total = 0
     cdef int32_t* scratch = <int32_t*>malloc((L + 2 * P + 2) * sizeof(int32_t))
     cdef int32_t* mpos = scratch + L
     cdef int32_t* mids = scratch + L + P + 1
     cdef int64_t i
     cdef int n, seg, cnt
+    cdef uint8_t* base
+    cdef uint8_t* o
     if scratch == NULL:
         raise MemoryError()
-    with nogil:
-        for i in range(rows.shape[0]):
-            n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
-            o = put_example_record(o, scratch, n, seg, mpos, mids, cnt, c.random_next[rows[i]], L, P)
-    free(scratch)
-    return memoryview(out)[:o - base]
+    try:
+        if out is None:
+            with nogil:
+                for i in range(rows.shape[0]):
+                    n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg,
+                                 &cnt)
+                    total += example_record_size(scratch, n, mpos, mids, cnt, c.random_next[rows[i]], L, P)
+            result = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
+            base = <uint8_t*>PyBytes_AS_STRING(result)
+        else:
+            if len(out) < <Py_ssize_t>(rows.shape[0] * record_bound(L, P)):
+                PyByteArray_Resize(out, rows.shape[0] * record_bound(L, P))
+            base = <uint8_t*>PyByteArray_AS_STRING(out)
+        o = base
+        with nogil:
+            for i in range(rows.shape[0]):
+                n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
+                o = put_example_record(o, scratch, n, seg, mpos, mids, cnt, c.random_next[rows[i]], L, P)
+    finally:
+        free(scratch)
+    if out is not None:
+        return memoryview(out)[:o - base]
+    if <size_t>(o - base) != total:  # internal consistency guard
+        raise AssertionError(f"encode_records wrote {o - base} bytes, expected {total}")
+    return result

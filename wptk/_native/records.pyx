@@ -357,6 +357,13 @@ cdef size_t record_bound(size_t L, size_t P) noexcept nogil:
     return 16 + _payload_size(L, P, 10 * L, 10 * P, 10 * P, 10)
 
 
+cdef size_t example_record_size(const int32_t* ids, size_t n, const int32_t* pos, const int32_t* mid,
+                                size_t count, int32_t nsp, size_t L, size_t P) noexcept nogil:
+    """How many bytes put_example_record writes for these values."""
+    return 16 + _payload_size(L, P, _int_body(ids, n, L), _int_body(pos, count, P), _int_body(mid, count, P),
+                              _vsz(_as_varint_value(nsp)))
+
+
 cdef uint8_t* put_example_record(uint8_t* rec, const int32_t* ids, size_t n, size_t a, const int32_t* pos,
                                  const int32_t* mid, size_t count, int32_t nsp, size_t L,
                                  size_t P) noexcept nogil:
@@ -493,10 +500,8 @@ def frame_examples(input_ids, lengths, segment_a_lengths, masked_positions, mask
     cdef size_t total = 0
     with nogil:
         for i in range(N):
-            total += 16 + _payload_size(L, P, _int_body(ids_base + <size_t>i * L, <size_t>lens[i], L),
-                                        _int_body(pos_base + <size_t>i * P, <size_t>cnt[i], P),
-                                        _int_body(mid_base + <size_t>i * P, <size_t>cnt[i], P),
-                                        _vsz(_as_varint_value(nsp[i])))
+            total += example_record_size(ids_base + <size_t>i * L, <size_t>lens[i], pos_base + <size_t>i * P,
+                                         mid_base + <size_t>i * P, <size_t>cnt[i], nsp[i], L, P)
     out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
     cdef uint8_t* base = <uint8_t*>PyBytes_AS_STRING(out)
     cdef uint8_t* o = base
