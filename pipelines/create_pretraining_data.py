@@ -416,14 +416,13 @@ def decode_lines(text, decoder, where):
 def document_text(text, decoder, where, sentences=False):
     """A document's UTF-8 text (from its raw text, lines joined by "\\n"): its decoded lines joined by "\\n"
     (after sentence splitting, with `sentences`). Valid UTF-8 without sentence splitting is returned as read."""
-    try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError:
-        lines = [decoder.decode(raw, where) for raw in text.split(b"\n")]
-    else:
-        if not sentences:
+    if not sentences:
+        try:
+            text.decode("utf-8")
             return text
-        lines = decoded.split("\n")
+        except UnicodeDecodeError:
+            pass
+    lines = decode_lines(text, decoder, where)
     if sentences:
         lines = [s for line in lines for s in split_sentences(line)]
     return "\n".join(lines).encode("utf-8")

@@ -6,7 +6,7 @@ same seed gives the same instances. An instance is stored as two token ranges of
 plus its masked positions and how each is replaced, about 55 bytes at the default flags, never as a token list.
 """
 from libc.math cimport nearbyint
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 from cython.view cimport array as cvarray

@@ -292,7 +292,7 @@ cdef inline uint8_t* _put_int_values(uint8_t* o, const int32_t* v, size_t count,
                                      size_t width) noexcept nogil:
     # Values below 2**28 (every token id and position): the whole varint is built in a register and stored
     # as one 4-byte little-endian word, of which only its length counts. Callers leave at least 4 bytes of
-    # room after every value run (the record goes on, or the buffer has record_bound's slack).
+    # room after every value run: in a record, every run is followed by more of the record.
     cdef size_t j
     cdef int32_t x
     cdef uint32_t n
@@ -369,7 +369,8 @@ cdef uint8_t* put_example_record(uint8_t* rec, const int32_t* ids, size_t n, siz
                                  size_t P) noexcept nogil:
     """Writes one framed record at ``rec`` and returns its end: the Example of an instance whose tokens are
     ids[:n] (segment A = the first ``a``), masked positions pos[:count] with labels mid[:count], next-sentence
-    label ``nsp``, padded to L tokens and P predictions. ``rec`` must have ``record_bound(L, P)`` bytes."""
+    label ``nsp``, padded to L tokens and P predictions. Writes exactly example_record_size(...) bytes (at most
+    record_bound(L, P)), nothing past them."""
     cdef size_t ids_body = _int_body(ids, n, L)
     cdef size_t pos_body = _int_body(pos, count, P)
     cdef size_t mid_body = _int_body(mid, count, P)
