@@ -78,6 +78,8 @@ from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions  # noqa: E402
 
+from pipelines.process_costs import (  # noqa: E402
+    exit_program, fast_worker_exit, prepare_local_workers, skip_ipython_probe)
 from wptk import cmd_pretraining  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
@@ -95,6 +97,8 @@ OUTPUT_PATTERNS = ("train-*-of-*.tfrecord", "train-*-of-*.tfrecord.gz", ".train-
                    ".summary.json.tmp-*", SHUFFLE_PREFIX + "*/*")
 
 DESCRIPTION = __doc__.split("\n\n", 2)[2]
+
+fast_worker_exit()      # in a local worker process: no interpreter teardown after the job (process_costs)
 
 
 # ------------------------------------------------------------------------------------------------- flags
@@ -874,7 +878,7 @@ def make_runner(options):
         direct = options.view_as(DirectOptions)
         mode = direct.direct_running_mode or "in_memory"
         workers = direct.direct_num_workers
-        _export_pythonpath()
+        prepare_local_workers(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         return FnApiRunner(), f"FnApiRunner ({mode}, {workers or 1} worker{'s' if workers != 1 else ''})"
     try:
         return create_runner(name), name
@@ -882,15 +886,6 @@ def make_runner(options):
         raise WptkError(f"--runner={name} is not available: {_one_line(e)}") from None
     except Exception as e:
         raise WptkError(f"--runner={name}: {_one_line(e)}") from None
-
-
-def _export_pythonpath():
-    """Local worker processes (multi_processing) inherit the environment: let them import `pipelines` from any
-    working directory."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root] + [p for p in paths if p])
 
 
 BUCKET_COUNTS = ("text_documents", "text_bytes", "documents", "sentences", "tokens", "unk_tokens", "instances",
@@ -1121,15 +1116,8 @@ def main(argv=None):
     return run_guarded(PROG, run, sys.argv[1:] if argv is None else list(argv))
 
 
-def skip_ipython_probe():
-    """For a job started as a program: Beam asks IPython, for every transform applied, whether it runs in a
-    notebook, and importing IPython just to hear no takes ~0.5 s of start-up. A program is not inside IPython
-    (were it, IPython would already be imported), so Beam is told there is none."""
-    sys.modules.setdefault("IPython", None)
-
-
 if __name__ == "__main__":
     # Run through the importable module, so that Beam pickles the DoFns by reference to it.
     from pipelines.create_pretraining_data import main as _main
     skip_ipython_probe()
-    sys.exit(_main())
+    exit_program(_main())

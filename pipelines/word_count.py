@@ -306,7 +306,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     # Run through the importable module, so that Beam pickles the functions by reference to it.
-    from pipelines.create_pretraining_data import skip_ipython_probe
+    from pipelines.process_costs import exit_program, skip_ipython_probe
     from pipelines.word_count import main as _main
     skip_ipython_probe()
-    sys.exit(_main())
+    exit_program(_main())

@@ -697,3 +697,52 @@ def test_a_program_skips_beams_ipython_probe(monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython", inside)
     cpd.skip_ipython_probe()
     assert sys.modules["IPython"] is inside
+
+
+# A stand-in for Beam's SDK worker process: its __main__ is the harness module, then `script` runs.
+_FAKE_WORKER = """
+import atexit, logging, sys, types
+sys.modules["__main__"].__spec__ = types.SimpleNamespace(name="apache_beam.runners.worker.sdk_worker_main")
+atexit.register(print, "teardown ran")      # registered first, so it runs after fast_worker_exit's hook
+from pipelines import process_costs
+assert process_costs.fast_worker_exit()
+print("job output")
+{script}
+"""
+_HARNESS_ENDS = 'logging.getLogger("__main__").warning("Python sdk harness exiting.")'
+
+
+@pytest.mark.parametrize("script, status, teardown", [
+    (_HARNESS_ENDS, 0, False),                              # a clean end: no teardown
+    ("", 0, True),                                          # the harness did not log its end
+    (_HARNESS_ENDS + "\nraise SystemError('late')", 1, True),   # a failure after it: the normal exit and status
+])
+def test_a_local_worker_exits_without_teardown_only_after_a_clean_harness(script, status, teardown):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), WPTK_FAST_WORKER_EXIT="1")
+    proc = subprocess.run([sys.executable, "-c", _FAKE_WORKER.format(script=script)], capture_output=True, env=env,
+                          cwd=REPO_ROOT)
+    assert proc.returncode == status, proc.stderr.decode()
+    out = proc.stdout.decode()
+    assert out.startswith("job output\n")                  # flushed before exiting
+    assert ("teardown ran" in out) == teardown
+
+
+def test_fast_worker_exit_needs_a_worker_started_by_the_pipeline(monkeypatch):
+    from pipelines import process_costs
+    monkeypatch.setenv(process_costs.FAST_EXIT_ENV, "1")
+    assert not process_costs.fast_worker_exit()            # pytest's __main__ is not the harness
+    monkeypatch.delenv(process_costs.FAST_EXIT_ENV)
+    harness = type("Spec", (), {"name": "apache_beam.runners.worker.sdk_worker_main"})()
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", harness, raising=False)
+    assert not process_costs.fast_worker_exit()            # a harness the pipeline did not start
+
+
+def test_local_workers_inherit_their_settings(monkeypatch):
+    from pipelines import process_costs
+    monkeypatch.setenv("PYTHONPATH", "elsewhere")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv(process_costs.FAST_EXIT_ENV, raising=False)
+    process_costs.prepare_local_workers("root")
+    process_costs.prepare_local_workers("root")
+    assert os.environ["PYTHONPATH"] == os.pathsep.join(["root", "elsewhere"])
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ[process_costs.FAST_EXIT_ENV] == "1"
