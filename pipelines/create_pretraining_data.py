@@ -44,6 +44,7 @@ wptk's kernels.
 """
 import argparse
 import dataclasses
+import functools
 import gzip as gzip_module
 import hashlib
 import itertools
@@ -81,6 +82,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipelines.process_costs import (  # noqa: E402
     exit_program, fast_worker_exit, prepare_local_workers, skip_ipython_probe)
 from wptk import cmd_pretraining  # noqa: E402
+from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
 
@@ -327,29 +329,6 @@ def first_line_start(f, start):
         position += len(chunk)
 
 
-ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"    # the ASCII characters that str.strip() removes
-# Lines that may be blank: nothing but those characters and non-ASCII bytes (which is_blank then decodes).
-_MAYBE_BLANK = re.compile(rb"^[\t\x0b-\r\x1c-\x20\x80-\xff]*$", re.MULTILINE)   # not \n
-
-
-def is_blank(raw):
-    """Whether a raw line is blank: `str.strip()` leaves nothing of its text decoded as the reference decodes it
-    (invalid UTF-8 dropped). Decodes only lines whose first non-space byte is not ASCII."""
-    rest = raw.strip(ASCII_SPACE)
-    return not rest or (rest[0] >= 0x80 and not raw.decode("utf-8", "ignore").strip())
-
-
-def blank_lines(block):
-    """(start, end) in `block` (whole lines, see iter_line_blocks) of each blank line, "\\n" excluded."""
-    size = len(block) - (1 if block.endswith(b"\n") else 0)
-    for m in _MAYBE_BLANK.finditer(block):
-        a, b = m.span()
-        if a > size:
-            break           # the empty "line" after the block's final "\n"
-        if a == b or max(block[a:b]) < 0x80 or is_blank(block[a:b]):
-            yield a, b
-
-
 def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, seekable=True):
     """(key, text) for the documents that the byte range [start, stop) of file `f` owns; text is the document's
     raw lines joined by "\\n".
@@ -359,7 +338,7 @@ def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, 
     the document, and `claim(key)` must return True before it is read (a restriction tracker's try_claim: False
     ends the range). The reader skips the lines of a document that started before its range and reads past
     `stop` to finish its last document. With `seekable=False`, `f` is read from its start (start must be 0).
-    Blank lines are found a block of lines at a time (a regular expression, then is_blank where it must decode).
+    Blank lines are found a block of lines at a time, natively (wptk._native.lines).
     """
     if seekable:
         position = first_line_start(f, start)
@@ -421,6 +400,8 @@ def document_text(text, decoder, where, sentences=False):
     """A document's UTF-8 text (from its raw text, lines joined by "\\n"): its decoded lines joined by "\\n"
     (after sentence splitting, with `sentences`). Valid UTF-8 without sentence splitting is returned as read."""
     if not sentences:
+        if text.isascii():
+            return text
         try:
             text.decode("utf-8")
             return text
@@ -498,10 +479,14 @@ def split_sentences(paragraph):
 
 def document_digest(random_seed, text_bytes):
     """blake2b-128 of b"%d\\n" % random_seed + the document's UTF-8 text: its bucket and its place in it."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(b"%d\n" % random_seed)
+    h = _seeded_hash(random_seed).copy()
     h.update(text_bytes)
     return h.digest()
+
+
+@functools.lru_cache(maxsize=4)
+def _seeded_hash(random_seed):
+    return hashlib.blake2b(b"%d\n" % random_seed, digest_size=16)
 
 
 def bucket_of(digest, num_buckets):

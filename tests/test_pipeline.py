@@ -184,16 +184,39 @@ def test_large_lines_are_read_across_chunks(monkeypatch):
         assert split_documents(data, [point]) == expected
 
 
+def _blank_lines_by_decoding(block):
+    """The oracle: the lines of `block` (split on "\\n", none after a final one) that str.strip() leaves empty once
+    decoded as the reference decodes (invalid UTF-8 dropped)."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    spans, start = [], 0
+    for line in lines:
+        if not line.decode("utf-8", "ignore").strip():
+            spans.append((start, start + len(line)))
+        start += len(line) + 1
+    return spans
+
+
 def test_blank_lines_are_what_str_strip_leaves_empty():
-    """is_blank's byte-level shortcut agrees with decoding and str.strip() for every code point, alone, around a
-    word, after spaces, and next to invalid bytes."""
+    """The native scan agrees with decoding and str.strip() for every code point, alone, around a word, after
+    spaces and next to invalid bytes; and on random lines of spaces, words and broken sequences."""
+    from wptk._native.lines import blank_lines
+    variants = []
     for cp in range(0x110000):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        c = chr(cp).encode("utf-8")
-        for raw in (c, b" \t" + c + b"\r", c + b"\xff"):
-            assert cpd.is_blank(raw) == (not raw.decode("utf-8", "ignore").strip()), (hex(cp), raw)
-    assert cpd.is_blank(b"\xe3\x80\x80 \x1c\xc2\x85") and not cpd.is_blank(b"\xe3\x80\x80x")
+        if not 0xD800 <= cp < 0xE000:
+            c = chr(cp).encode("utf-8")
+            variants += [c, b" \t" + c + b"\r", c + b"\xff", b"\xe2\x80" + c, c[:-1] + b" " if len(c) > 1 else c]
+    block = b"\n".join(variants)
+    assert blank_lines(block) == _blank_lines_by_decoding(block)
+    assert [chr(cp) for cp in range(0x3001, 0x110000) if chr(cp).isspace()] == []   # the scan's table ends there
+    pieces = [b"\n", b" ", b"a", b"\t", b"\r", b"\x0b", b"\x1c", b"\x85", b"\xc2\x85", b"\xc2\xa0", b"\xe3\x80\x80",
+              b"\xe1\x9a\x80", b"\xc2", b"\xe2\x80", b"\xed\xa0\x80", b"\xf0\x9f\x98\x80", b"\xf4\x90\x80\x80", b"\xff",
+              b"\xc0\x80", b"\xc1\xa1", b"\xe0\x81\x81", b"\xe0\x80\xa0", b"\xf0\x80\x81\x81"]    # overlong forms
+    rng = random.Random(5)
+    for _ in range(20000):
+        block = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert blank_lines(block) == _blank_lines_by_decoding(block), block
 
 
 def test_document_size_limit():
