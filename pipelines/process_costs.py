@@ -31,8 +31,11 @@ def skip_ipython_probe():
 def exit_program(code):
     """Ends the program with exit status `code` once its output is flushed, without interpreter teardown."""
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a broken pipe or a closed stream: nothing more can be delivered
+            pass
     os._exit(code)
 
 

@@ -750,6 +750,14 @@ def test_a_local_worker_exits_without_teardown_only_after_a_clean_harness(script
     assert ("teardown ran" in out) == teardown
 
 
+def test_a_program_exits_with_its_status_after_flushing_even_with_a_closed_stream():
+    script = ("import sys\nfrom pipelines.process_costs import exit_program\nprint('summary', end='')\n"
+              "sys.stderr.close()\nexit_program(3)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=REPO_ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    assert (proc.returncode, proc.stdout) == (3, b"summary")
+
+
 def test_fast_worker_exit_needs_a_worker_started_by_the_pipeline(monkeypatch):
     from pipelines import process_costs
     monkeypatch.setenv(process_costs.FAST_EXIT_ENV, "1")
