@@ -6,8 +6,9 @@ With the same input, vocab, flags and seed, `create_pretraining_data` writes the
 create_pretraining_data.py writes, in the same order.
 
     docs = read_documents(["corpus.txt"], tokenizer)
-    instances = create_instances(docs, tokenizer, PretrainingConfig(random_seed=1))
-    write_instances(docs, instances, ["out.tfrecord"], tokenizer, config)
+    vocab_ids, config = VocabIds.from_vocab(tokenizer.vocab), PretrainingConfig(random_seed=1)
+    instances = create_instances(docs, vocab_ids, config)
+    write_instances(docs, instances, ["out.tfrecord"], vocab_ids, config)
 """
 import dataclasses
 import glob
