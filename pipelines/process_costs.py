@@ -68,8 +68,9 @@ def _exit_after_clean_harness():
 def fast_worker_exit():
     """In a local worker process that `prepare_local_workers` started (and nowhere else): once the SDK harness
     has finished cleanly, exit without interpreter teardown. atexit runs the last-registered function first, so
-    this runs before the teardown hooks of modules imported earlier; after any failure the normal exit, with its
-    status, runs instead. Idempotent."""
+    this runs before the teardown hooks of modules imported earlier. After an uncaught exception the normal exit,
+    with its status, runs instead (the harness logs its clean end as the last thing it does, so nothing else can
+    fail after it). Idempotent."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if os.environ.get(FAST_EXIT_ENV) != "1" or getattr(spec, "name", None) != _HARNESS_MODULE:
