@@ -1,7 +1,7 @@
 """Scaling, memory and throughput of the Beam pipeline (pipelines/create_pretraining_data.py).
 
     python benchmarks/bench_pipeline.py [--sizes 20 80] [--bucket-mb 1.25] [--repeats 2] [--workdir DIR]
-                                        [--skip-reference]
+                                        [--engines processes threads] [--skip-reference]
 
 Inputs, built from ../shared/data/corpus/en/* (or $WPTK_SHARED_DATA): the three files joined with a blank line
 between them and repeated until the target size (MB = 10^6 bytes), cut at a document boundary. Each repetition
@@ -12,9 +12,13 @@ Runs (each a fresh process, timed from start to exit; outputs go to --workdir, a
 bandwidth does not decide the result, and are deleted after each run). The machine may be shared: every round runs
 every configuration once, interleaved, and each configuration reports its best round:
 
-  pipeline   python -m pipelines.create_pretraining_data --runner=DirectRunner --direct_running_mode=
-             multi_processing --direct_num_workers=W (W separate worker processes on Beam's FnApiRunner), with
-             --num_buckets = input MB / --bucket-mb, so that a bucket holds the same amount of text at every size
+  pipeline   python -m pipelines.create_pretraining_data --runner=DirectRunner --direct_num_workers=W on Beam's
+             FnApiRunner, with --num_buckets = input MB / --bucket-mb, so that a bucket holds the same amount of
+             text at every size; for each engine (--engines):
+               processes  --direct_running_mode=multi_processing: W worker processes, everything pickled and
+                          shipped to them as to remote workers
+               threads    --direct_running_mode=multi_threading: W worker threads in the job's process (wptk's
+                          kernels release the GIL), no worker start-up
   wptk       wptk create-pretraining-data on the same input (one process)
   control    two wptk create-pretraining-data processes at once, each on half of the largest input: how far this
              machine itself scales from one process to two on this work (the scaling goal's ceiling)
@@ -28,18 +32,20 @@ masked_lm_prob 0.15, short_seq_prob 0.1, seed 12345), uncased BERT vocab.
 Memory: a monitor thread samples the RSS of every process in the run's process tree every 20 ms (psutil); a
 worker is a process running apache_beam's sdk_worker_main; "worker peak RSS" is the largest peak among them. The
 driver (FnApiRunner; documents reach their bucket through spill files, only references through the driver) is
-reported separately.
+reported separately. With threads, the one process's peak RSS stands for the workers' (it holds both).
 
-Goals, printed with PASS/FAIL:
+Goals, printed with PASS/FAIL for each engine:
   scaling     end-to-end MB/s with 2 workers >= 1.8x with 1 worker (on the largest size); also marginal MB/s,
               from the difference between the largest and the smallest run, which cancels fixed costs
   memory      worker peak RSS at the largest size within 10% of that at the smallest size
   vs wptk     pipeline MB/s per core (2 workers: MB/s / 2) >= 0.5 x wptk create-pretraining-data MB/s, at
               each size
   vs ref      pipeline MB/s per core >= 50 x the reference's MB/s
-The exit status is 1 if the 1- and 2-worker outputs differ (they must be byte-identical), else 0.
+The exit status is 1 if the outputs of any two pipeline runs on the same input differ (workers and engines must
+not change a byte), else 0.
 """
 import argparse
+import functools
 import hashlib
 import os
 import platform
@@ -172,10 +178,17 @@ def digest_dir(directory):
     return h.hexdigest()
 
 
-def pipeline_cmd(inp, out, vocab, workers, buckets):
+ENGINES = {"processes": "multi_processing", "threads": "multi_threading"}
+
+
+def pipeline_cmd(inp, out, vocab, workers, buckets, engine):
     return [sys.executable, "-m", "pipelines.create_pretraining_data", f"--input_file={inp}", f"--output_dir={out}",
             f"--vocab_file={vocab}", *FLAGS, f"--num_buckets={buckets}", "--runner=DirectRunner",
-            "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+            f"--direct_running_mode={ENGINES[engine]}", f"--direct_num_workers={workers}"]
+
+
+def pipeline_label(engine, size, workers, buckets):
+    return f"pipeline {engine} {size:g}MB {workers}w {buckets} buckets"
 
 
 def run_concurrently(cmds, log_dir):
@@ -217,6 +230,8 @@ def main(argv=None):
     p.add_argument("--bucket-mb", type=float, default=1.25, help="input MB per bucket (default 1.25)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each timed pipeline/wptk job; best wall time")
     p.add_argument("--workdir", help="inputs and outputs (default: a new directory in /dev/shm, else $TMPDIR)")
+    p.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["processes", "threads"],
+                   help="local FnApiRunner engines to measure (default: both)")
     p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~30-60 s)")
     args = p.parse_args(argv)
 
@@ -250,12 +265,13 @@ def main(argv=None):
         half_a, half_b = work / "half_a.txt", work / "half_b.txt"
         split_in_two(inputs[big], half_a, half_b)
         jobs = []      # (label, command, input MB, output dir or None, monitor); each round runs them all once
-        for size in sizes:
-            for workers in (1, 2):
-                out = work / f"out_{size:g}_{workers}"
-                jobs.append((f"pipeline {size:g}MB {workers}w {buckets_of[size]} buckets",
-                             pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size]), input_mb[size], out,
-                             True))
+        for engine in args.engines:
+            for size in sizes:
+                for workers in (1, 2):
+                    out = work / f"out_{engine}_{size:g}_{workers}"
+                    jobs.append((pipeline_label(engine, size, workers, buckets_of[size]),
+                                 pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size], engine),
+                                 input_mb[size], out, True))
         for size in sizes:
             jobs.append((f"wptk {size:g}MB", [sys.executable, "-m", "wptk", "create-pretraining-data",
                                               f"--input_file={inputs[size]}", f"--output_file={work / 'wptk.tfrecord'}",
@@ -345,72 +361,90 @@ def main(argv=None):
         row = rows.get(label)
         return row["mb"] / row["wall"] if row else None
 
-    one, two = (f"pipeline {big:g}MB {w}w {buckets_of[big]} buckets" for w in (1, 2))
-    r1, r2 = rate(one), rate(two)
     exit_code = 0
+    for size in sizes:      # every pipeline run on an input wrote the same bytes: workers and engines alike
+        found = {label: rows[label].get("digest") for label in rows if label.startswith("pipeline ")
+                 and f" {size:g}MB " in label}
+        if len(set(found.values())) > 1:
+            exit_code = 1
+        print(f"  outputs of all {len(found)} pipeline configurations on {size:g} MB byte-identical: "
+              f"{'yes' if len(set(found.values())) == 1 else 'NO'}")
+    ref_rate = rate("reference")
+    for engine in args.engines:
+        print(f"  [{engine}: --direct_running_mode={ENGINES[engine]}]")
+        label = functools.partial(pipeline_label, engine)
+        engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict)
+        engine_per_core(label, sizes, buckets_of, rate, ref_rate, verdict, args.skip_reference)
+    if ref_rate:
+        for size in sizes:
+            wptk_rate = rate(f"wptk {size:g}MB")
+            if wptk_rate:
+                print(f"  for scale: wptk create-pretraining-data itself ({size:g} MB, one core) {wptk_rate:.2f} "
+                      f"MB/s = {wptk_rate / ref_rate:.0f}x the reference")
+    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return exit_code
+
+
+def engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict):
+    """The scaling and memory goals of one engine."""
+    small, big = sizes[0], sizes[-1]
+    one, two = (label(big, w, buckets_of[big]) for w in (1, 2))
+    r1, r2 = rate(one), rate(two)
     if r1 and r2:
         print(f"  scaling ({big:g} MB): 2 workers {r2:.2f} MB/s / 1 worker {r1:.2f} MB/s = {r2 / r1:.2f}x "
               f"(goal >= {GOAL_SCALING}x): {verdict(r2 / r1 >= GOAL_SCALING)}")
-        c1, c2 = rows[one]["cpu"], rows[two]["cpu"]
-        print(f"    cpu seconds 1 worker {c1:.1f}, 2 workers {c2:.1f}; wall 1 worker {rows[one]['wall']:.1f} s, "
-              f"2 workers {rows[two]['wall']:.1f} s")
+        print(f"    cpu seconds 1 worker {rows[one]['cpu']:.1f}, 2 workers {rows[two]['cpu']:.1f}; wall 1 worker "
+              f"{rows[one]['wall']:.1f} s, 2 workers {rows[two]['wall']:.1f} s")
         whole, pair_row = rows.get(f"wptk {big:g}MB"), rows.get("wptk pair")
         if whole and pair_row:
             ceiling = whole["wall"] / pair_row["wall"]
             print(f"    this machine's own ceiling: 2 wptk processes on the halves / 1 on the whole = {ceiling:.2f}x; "
                   f"the pipeline reaches {r2 / r1 / ceiling:.0%} of it")
-        small_one = rows.get(f"pipeline {small:g}MB 1w {buckets_of[small]} buckets")
-        small_two = rows.get(f"pipeline {small:g}MB 2w {buckets_of[small]} buckets")
+        small_one, small_two = rows.get(label(small, 1, buckets_of[small])), rows.get(label(small, 2, buckets_of[small]))
         if small_one and small_two and small != big and min(rows[one]["wall"] - small_one["wall"],
                                                             rows[two]["wall"] - small_two["wall"]) > 0:
             d1, d2 = rows[one]["wall"] - small_one["wall"], rows[two]["wall"] - small_two["wall"]
             mb = input_mb[big] - input_mb[small]
             print(f"    marginal throughput, start/stop costs excluded ({big:g} MB run - {small:g} MB run): 1 worker "
-                  f"{mb / d1:.2f} MB/s, 2 workers {mb / d2:.2f} MB/s = {d1 / d2:.2f}x "
-                  f"(goal >= {GOAL_SCALING}x): {verdict(d1 / d2 >= GOAL_SCALING)}")
+                  f"{mb / d1:.2f} MB/s, 2 workers {mb / d2:.2f} MB/s = {d1 / d2:.2f}x (not a goal)")
             print(f"    fixed cost per run (start, worker start/stop, summary): 1 worker "
                   f"{small_one['wall'] - input_mb[small] * d1 / mb:.1f} s, 2 workers "
                   f"{small_two['wall'] - input_mb[small] * d2 / mb:.1f} s")
-        same = rows[one].get("digest") == rows[two].get("digest")
-        print(f"  outputs of 1 and 2 workers byte-identical: {'yes' if same else 'NO'}")
-        if not same:
-            exit_code = 1
-    small_row = rows.get(f"pipeline {small:g}MB 2w {buckets_of[small]} buckets")
-    big_row = rows.get(two)
+    small_row, big_row = rows.get(label(small, 2, buckets_of[small])), rows.get(two)
     if small_row and big_row and small != big:
-        a, b = max(small_row["memory"]["workers"] or [0]), max(big_row["memory"]["workers"] or [0])
-        print(f"  worker peak RSS {big:g} MB ({buckets_of[big]} buckets) / {small:g} MB ({buckets_of[small]} "
+        if engine == "threads":
+            a, b = small_row["memory"]["driver"], big_row["memory"]["driver"]
+            what = "process (both worker threads)"
+        else:
+            a, b = max(small_row["memory"]["workers"] or [0]), max(big_row["memory"]["workers"] or [0])
+            what = "worker"
+        print(f"  {what} peak RSS {big:g} MB ({buckets_of[big]} buckets) / {small:g} MB ({buckets_of[small]} "
               f"buckets): {b / 2**20:.0f} / {a / 2**20:.0f} MiB = {b / a:.3f} (goal <= {GOAL_RSS:.2f}): "
               f"{verdict(b / a <= GOAL_RSS)}")
-        da, db = small_row["memory"]["driver"], big_row["memory"]["driver"]
-        print(f"    driver (FnApiRunner; only spill-file references go through its shuffle) peak RSS "
-              f"{db / 2**20:.0f} / {da / 2**20:.0f} MiB = {db / da:.3f} (not a goal)")
+        if engine != "threads":
+            da, db = small_row["memory"]["driver"], big_row["memory"]["driver"]
+            print(f"    driver (FnApiRunner; only spill-file references go through its shuffle) peak RSS "
+                  f"{db / 2**20:.0f} / {da / 2**20:.0f} MiB = {db / da:.3f} (not a goal)")
+
+
+def engine_per_core(label, sizes, buckets_of, rate, ref_rate, verdict, skip_reference):
+    """The per-core goals of one engine: against wptk create-pretraining-data and against the reference."""
     per_core = {}
     for size in sizes:
-        pipeline_rate = rate(f"pipeline {size:g}MB 2w {buckets_of[size]} buckets")
-        wptk_rate = rate(f"wptk {size:g}MB")
+        pipeline_rate, wptk_rate = rate(label(size, 2, buckets_of[size])), rate(f"wptk {size:g}MB")
         if pipeline_rate and wptk_rate:
             per_core[size] = pipeline_rate / 2
             ratio = per_core[size] / wptk_rate
             print(f"  per core vs wptk create-pretraining-data ({size:g} MB): pipeline {pipeline_rate:.2f} MB/s / 2 "
                   f"cores = {per_core[size]:.2f} MB/s per core / wptk {wptk_rate:.2f} MB/s = {ratio:.2f} "
                   f"(goal >= {GOAL_VS_WPTK}): {verdict(ratio >= GOAL_VS_WPTK)}")
-    ref_rate = rate("reference")
-    if per_core and ref_rate:
-        for size in sizes:
-            if size in per_core:
-                print(f"  per core vs reference ({size:g} MB): pipeline {per_core[size]:.2f} MB/s per core / reference "
-                      f"(corpus sample) {ref_rate:.3f} MB/s = {per_core[size] / ref_rate:.0f}x "
-                      f"(goal >= {GOAL_VS_REF:.0f}x): {verdict(per_core[size] / ref_rate >= GOAL_VS_REF)}")
-        for size in sizes:
-            wptk_rate = rate(f"wptk {size:g}MB")
-            if wptk_rate:
-                print(f"    for scale: wptk create-pretraining-data itself ({size:g} MB, one core) {wptk_rate:.2f} "
-                      f"MB/s = {wptk_rate / ref_rate:.0f}x the reference")
-    elif not args.skip_reference:
+    for size, value in per_core.items():
+        if ref_rate:
+            print(f"  per core vs reference ({size:g} MB): pipeline {value:.2f} MB/s per core / reference "
+                  f"(corpus sample) {ref_rate:.3f} MB/s = {value / ref_rate:.0f}x "
+                  f"(goal >= {GOAL_VS_REF:.0f}x): {verdict(value / ref_rate >= GOAL_VS_REF)}")
+    if per_core and not ref_rate and not skip_reference:
         print("  per core vs reference: not measured (the reference did not run)")
-    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return exit_code
 
 
 if __name__ == "__main__":
