@@ -1,7 +1,7 @@
 """Scaling, memory and throughput of the Beam pipeline (pipelines/create_pretraining_data.py).
 
     python benchmarks/bench_pipeline.py [--sizes 20 80] [--bucket-mb 1.25] [--repeats 2] [--workdir DIR]
-                                        [--engines processes threads] [--skip-reference]
+                                        [--engines processes [threads]] [--skip-reference]
 
 Inputs, built from ../shared/data/corpus/en/* (or $WPTK_SHARED_DATA): the three files joined with a blank line
 between them and repeated until the target size (MB = 10^6 bytes), cut at a document boundary. Each repetition
@@ -230,8 +230,8 @@ def main(argv=None):
     p.add_argument("--bucket-mb", type=float, default=1.25, help="input MB per bucket (default 1.25)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each timed pipeline/wptk job; best wall time")
     p.add_argument("--workdir", help="inputs and outputs (default: a new directory in /dev/shm, else $TMPDIR)")
-    p.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["processes", "threads"],
-                   help="local FnApiRunner engines to measure (default: both)")
+    p.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["processes"],
+                   help="local FnApiRunner engines to measure (default: processes, the way remote workers run)")
     p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~30-60 s)")
     args = p.parse_args(argv)
 
