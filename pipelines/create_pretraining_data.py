@@ -43,6 +43,7 @@ SparkRunner, PortableRunner) is passed to Beam as is; give it ``--setup_file ./s
 wptk's kernels.
 """
 import argparse
+import contextlib
 import dataclasses
 import functools
 import gzip as gzip_module
@@ -552,10 +553,25 @@ def is_local(path):
     return FileSystems.get_scheme(path) is None
 
 
+@contextlib.contextmanager
+def writing(path):
+    """An OSError while writing `path` (a full disk, say) as a WptkError naming it, so that one in a worker
+    reaches the user as one line."""
+    try:
+        yield
+    except OSError as e:
+        raise WptkError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
+
+
 def write_atomic(path, chunks, gzip=False):
     """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; GZIP
     exactly as wptk.tfrecord.RecordWriter writes it (level 6, mtime 0, no name), so the bytes do not depend on
     the filesystem."""
+    with writing(path):
+        _write_atomic(path, chunks, gzip)
+
+
+def _write_atomic(path, chunks, gzip):
     directory, name = os.path.split(path) if is_local(path) else path.rsplit("/", 1)
     tmp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
     raw = FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED)
@@ -689,15 +705,16 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
             return
         path = FileSystems.join(self.shuffle_dir, f"{uuid.uuid4().hex}.docs")
         refs, offset = [], 0
-        f = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        try:
-            for bucket in sorted(buffers):
-                blob = pack_documents(buffers[bucket])
-                f.write(blob)
-                refs.append((bucket, (path, offset, len(blob))))
-                offset += len(blob)
-        finally:
-            f.close()
+        with writing(path):
+            f = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+            try:
+                for bucket in sorted(buffers):
+                    blob = pack_documents(buffers[bucket])
+                    f.write(blob)
+                    refs.append((bucket, (path, offset, len(blob))))
+                    offset += len(blob)
+            finally:
+                f.close()
         yield from refs
 
     # -- reading
@@ -768,7 +785,9 @@ class WriteBucketFn(beam.DoFn):
         path = FileSystems.join(self.output_dir, output_name(bucket, self.num_buckets, self.gzip))
         instances = pt.create_instances(docs, self.vocab_ids, config) if docs.n_documents else None
         if is_local(path):
-            pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config, gzip=self.gzip)
+            with writing(path):
+                pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config,
+                                   gzip=self.gzip)
         else:
             write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip)
         stats = {"bucket": bucket, "text_documents": n_text, "text_bytes": text_bytes,
@@ -977,28 +996,28 @@ def run(argv):
     files = [FileSystems.join(output_dir, output_name(k, args.num_buckets, args.gzip))
              for k in range(args.num_buckets)]
     start = time.perf_counter()
+    from wptk.cli_support import beam_log_aside
+    # A local job's Beam log lines would bury the summary; a remote job's progress is in them.
+    local = type(runner).__name__ in LOCAL_RUNNERS
     try:
-        p = beam.Pipeline(runner=runner, options=options)
-        build_pipeline(p, inputs, settings)
-        result = p.run()
-        try:
-            state = result.wait_until_finish()
-        finally:
-            client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
-            if client is not None and hasattr(client, "close"):
-                client.close()
+        with beam_log_aside(PROG) if local else contextlib.nullcontext(), worker_errors_as_user_errors():
+            p = beam.Pipeline(runner=runner, options=options)
+            build_pipeline(p, inputs, settings)
+            result = p.run()
+            try:
+                state = result.wait_until_finish()
+            finally:
+                client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
+                if client is not None and hasattr(client, "close"):
+                    client.close()
         if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
             raise RuntimeError(f"the pipeline ended in state {state}")
         metrics = query_metrics(result)
         counts = job_counts(collect_bucket_stats(settings["shuffle_dir"], args.num_buckets), metrics)
         if counts["documents"] == 0:
             raise WptkError("the input has no documents: every line is blank or has no tokens")
-    except BaseException as e:
+    except BaseException:
         _delete_quietly(existing_outputs(output_dir))
-        if isinstance(e, Exception) and not isinstance(e, WptkError):
-            message = wptk_error_message(e)
-            if message:
-                raise WptkError(message) from None
         raise
     remove_shuffle(settings["shuffle_dir"])
     seconds = time.perf_counter() - start
@@ -1072,6 +1091,19 @@ def summary_text(summary):
 
 
 _WPTK_ERROR = re.compile(r"WptkError: (.+?)(?: \[while running [^\]]*\])*\s*$", re.MULTILINE)
+
+
+@contextlib.contextmanager
+def worker_errors_as_user_errors():
+    """A runner's exception that carries a WptkError raised in a worker (as traceback text, or as the error
+    itself with Beam's " [while running ...]" added) becomes that WptkError, in one line."""
+    try:
+        yield
+    except Exception as e:
+        message = wptk_error_message(e)
+        if message:
+            raise WptkError(message) from None
+        raise
 
 
 def wptk_error_message(exc):

@@ -30,7 +30,7 @@ import zlib
 
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
     check_text_file, first_line_start, is_compressed, job_metrics, make_runner, match_inputs, unknown_beam_flags,
-    wptk_error_message, write_atomic)
+    worker_errors_as_user_errors, write_atomic)
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
@@ -209,18 +209,13 @@ def count_words(inputs, prefix, options, lower=True, multilingual=False, split_b
     """Runs the job; writes the count files and the summary of `prefix`, and returns the summary (a dict)."""
     runner, runner_text = make_runner(options)
     start = time.perf_counter()
-    try:
+    with worker_errors_as_user_errors():
         p = beam.Pipeline(runner=runner, options=options)
         build_pipeline(p, inputs, prefix, lower, multilingual, split_bytes, num_shards)
         result = p.run()
         state = result.wait_until_finish()
-        if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
-            raise RuntimeError(f"the pipeline ended in state {state}")
-    except Exception as e:
-        message = None if isinstance(e, WptkError) else wptk_error_message(e)
-        if message:
-            raise WptkError(message) from None
-        raise
+    if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
+        raise RuntimeError(f"the pipeline ended in state {state}")
     summary = {"counts": query_counts(result), "num_shards": num_shards, "lower": lower and not multilingual,
                "multilingual": multilingual, "input": {"files": len(inputs), "bytes": sum(s for _, s in inputs)},
                "runner": runner_text, "seconds": round(time.perf_counter() - start, 3)}

@@ -11,9 +11,17 @@ from oracle import require_shared
 SMALL_VOCAB = "[PAD]\n[UNK]\nhello\n,\nworld\n!\ncafe\n##s\n"
 
 
-def wptk(*args, stdin=b""):
-    proc = subprocess.run([sys.executable, "-m", "wptk", *args], input=stdin, capture_output=True)
+def wptk(*args, stdin=b"", max_file_bytes=None):
+    """(status, stdout, stderr) of the `wptk` command. With `max_file_bytes`, writing a file past that size fails
+    (RLIMIT_FSIZE; Python ignores SIGXFSZ, so write() fails with EFBIG), as it would on a full disk."""
+    proc = subprocess.run([sys.executable, "-m", "wptk", *args], input=stdin, capture_output=True,
+                          preexec_fn=None if max_file_bytes is None else lambda: limit_file_size(max_file_bytes))
     return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+def limit_file_size(max_bytes):
+    import resource
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
 
 
 @pytest.fixture
@@ -54,6 +62,15 @@ def test_files_and_atomic_output(vocab, tmp_path):
                         str(tmp_path / "never.txt"))
     assert code == 1 and "missing.txt" in err
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt", "out.txt", "vocab.txt"]
+
+
+def test_a_failed_write_is_one_line_naming_the_file_and_leaves_nothing(vocab, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("hello, world!\n" * 2000, encoding="utf-8")
+    out_file = tmp_path / "out.txt"
+    code, out, err = wptk("tokenize", "--vocab", vocab, str(src), "-o", str(out_file), max_file_bytes=4096)
+    assert code == 1 and err == f"wptk tokenize: error: {out_file}: File too large\n", err
+    assert sorted(os.listdir(tmp_path)) == ["in.txt", "vocab.txt"]
 
 
 def test_invalid_utf8_dropped_and_counted_or_strict(vocab, tmp_path):

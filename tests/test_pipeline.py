@@ -24,6 +24,7 @@ from apache_beam.io.filesystem import FileMetadata  # noqa: E402
 from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 
 from oracle import REPO_ROOT  # noqa: E402
+from test_cli_tokenize import limit_file_size  # noqa: E402
 from tf_reading import read_pretraining_records  # noqa: E402
 from pipelines import create_pretraining_data as cpd  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
@@ -89,10 +90,12 @@ def base(tmp_path_factory, corpus):
     return summary, directory, outputs(directory)
 
 
-def pipeline_cli(*args, cwd=None):
+def pipeline_cli(*args, cwd=None, max_file_bytes=None):
+    """(status, stdout, stderr) of the pipeline's command; `max_file_bytes` as for test_cli_tokenize.wptk."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "pipelines.create_pretraining_data", *map(str, args)],
-                          capture_output=True, cwd=cwd or REPO_ROOT, env=env, timeout=300)
+                          capture_output=True, cwd=cwd or REPO_ROOT, env=env, timeout=300,
+                          preexec_fn=None if max_file_bytes is None else lambda: limit_file_size(max_file_bytes))
     return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
 
@@ -389,6 +392,7 @@ def test_same_bytes_with_direct_runner_multi_processing(base, corpus, tmp_path):
                                   "--direct_running_mode=multi_processing", "--direct_num_workers=2", cwd=tmp_path)
     assert code == 0, err
     assert "multi_processing, 2 workers" in out and "documents" in out
+    assert err == ""        # the workers' Beam log lines are set aside
     assert outputs(tmp_path / "out") == expected
 
 
@@ -641,14 +645,33 @@ def test_invalid_utf8_is_dropped_and_counted_as_the_reference_does(tmp_path, doc
     assert list((tmp_path / "strict").iterdir()) == []
 
 
-def test_a_document_larger_than_the_limit_is_a_one_line_error(tmp_path):
+MULTI_PROCESSING = ("--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+
+
+@pytest.mark.parametrize("engine", [(), MULTI_PROCESSING], ids=["in_memory", "multi_processing"])
+def test_a_document_larger_than_the_limit_is_a_one_line_error(tmp_path, engine):
     (tmp_path / "big.txt").write_text("A line of a long document.\n" * 50000 + "\nsmall\n", encoding="utf-8")
     code, out, err = pipeline_cli(f"--input_file={tmp_path / 'big.txt'}", f"--output_dir={tmp_path / 'out'}",
-                                  f"--vocab_file={VOCAB}", "--max_document_mb=1")
+                                  f"--vocab_file={VOCAB}", "--max_document_mb=1", *engine)
     assert code == 1, err
-    assert err.strip().splitlines()[-1].endswith("is larger than --max_document_mb=1 (no blank line for that "
-                                                 "long): split it, or raise the limit")
-    assert "Traceback" not in err and list((tmp_path / "out").iterdir()) == []
+    assert err == (f"python -m pipelines.create_pretraining_data: error: {tmp_path / 'big.txt'}: the document at "
+                   "byte 0 is larger than --max_document_mb=1 (no blank line for that long): split it, or raise "
+                   "the limit\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", [(), MULTI_PROCESSING], ids=["in_memory", "multi_processing"])
+def test_a_failed_write_is_one_line_naming_the_file(tmp_path, docs, engine):
+    """A file-size limit stands in for a full disk: the spill file (the input's size) fits, the bucket's output
+    does not."""
+    (tmp_path / "in.txt").write_text(corpus_text(docs[:20]), encoding="utf-8")
+    code, out, err = pipeline_cli(f"--input_file={tmp_path / 'in.txt'}", f"--output_dir={tmp_path / 'out'}",
+                                  f"--vocab_file={VOCAB}", "--num_buckets=1", *FLAGS, *engine,
+                                  max_file_bytes=24 * 1024)
+    assert code == 1, err
+    assert err == (f"python -m pipelines.create_pretraining_data: error: cannot write "
+                   f"{tmp_path / 'out' / 'train-00000-of-00001.tfrecord'}: File too large\n")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_an_output_dir_with_another_run_is_refused_unless_overwrite(tmp_path, docs):

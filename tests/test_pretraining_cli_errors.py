@@ -14,10 +14,10 @@ def work(tmp_path):
     return tmp_path
 
 
-def run(work, *extra, input_file=None, vocab=None, output=None):
+def run(work, *extra, input_file=None, vocab=None, output=None, max_file_bytes=None):
     return wptk("create-pretraining-data", f"--input_file={input_file or work / 'in.txt'}",
                 f"--output_file={output or work / 'out.tfrecord'}", f"--vocab_file={vocab or work / 'vocab.txt'}",
-                "--quiet", *extra)
+                "--quiet", *extra, max_file_bytes=max_file_bytes)
 
 
 def assert_clean_failure(work, code, err, message):
@@ -77,6 +77,19 @@ def test_inputs_and_outputs(work):
     (work / "blank.txt").write_text("\n \n\x00\n", encoding="utf-8")
     code, _, err = run(work, input_file=work / "blank.txt")
     assert_clean_failure(work, code, err, "the input has no documents")
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_failed_write_is_one_line_naming_the_file(work, gzip):
+    """A file-size limit stands in for a full disk: the write fails midway, the error names the output file."""
+    (work / "in.txt").write_text("The cat sat.\nThe cat sat.\n\n" * 200, encoding="utf-8")
+    code, _, err = run(work, f"--gzip={gzip}", max_file_bytes=2048)
+    assert_clean_failure(work, code, err, f"error: {work / 'out.tfrecord'}: File too large")
+
+
+def test_an_output_directory_that_cannot_be_written(work):
+    code, _, err = run(work, output="/proc/out.tfrecord")
+    assert_clean_failure(work, code, err, "error: /proc/out.tfrecord: ")
 
 
 def test_invalid_utf8_is_dropped_and_counted_or_strict(work):

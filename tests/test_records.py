@@ -11,6 +11,7 @@ reference's entries the way we write them (the reference OrderedDict order); eac
 headers and the total size must match exactly.
 """
 import collections
+import errno
 import gzip
 import os
 import struct
@@ -20,6 +21,7 @@ import pytest
 
 from wptk._native.records import (CRC32C_IMPLEMENTATION, _crc32c_portable, crc32c, frame_examples, frame_record,
                                   masked_crc32c)
+from wptk.textio import AtomicFile
 from wptk.tfrecord import RecordWriter, read_records
 
 FEATURE_ORDER = ["input_ids", "input_mask", "segment_ids", "masked_lm_positions",
@@ -444,6 +446,47 @@ def test_writer_abort_and_garbage_collection(tmp_path):
     del w   # never closed -> temp file removed, target not created
     import gc
     gc.collect()
+    assert os.listdir(tmp_path) == []
+
+
+class _FullDisk:
+    """A file whose writes and final flush fail as on a full disk; it still closes its descriptor."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    flush = write
+
+    def close(self):
+        self.real.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_full_disk_errors_name_the_target_and_leave_nothing(tmp_path):
+    """Both atomic writers: the error names the target (a failed write names no file) and no file is left,
+    even though closing the temporary file fails again."""
+    target = tmp_path / "out.tfrecord"
+    w = RecordWriter(target)
+    w._raw = w._out = _FullDisk(w._raw)
+    with pytest.raises(OSError) as raised:
+        with w:
+            w.write(b"record")
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == os.path.abspath(target)
+    assert os.listdir(tmp_path) == []
+
+    target = tmp_path / "out.txt"
+    f = AtomicFile(target, "w")
+    f.file = _FullDisk(f.file)
+    with pytest.raises(OSError) as raised:
+        with f as stream:
+            stream.write("text")
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
     assert os.listdir(tmp_path) == []
 
 

@@ -1,13 +1,16 @@
 """Small helpers shared by the CLI commands and the pipelines' entry points."""
+import contextlib
+import os
 import sys
+import tempfile
 import warnings
 
-from wptk.errors import WptkError
+from wptk.errors import WptkError, os_error_text
 
 
 def run_guarded(prog, fn, *args):
-    """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error is one line on stderr
-    and status 1, never a traceback."""
+    """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error, or an error of the
+    system such as a full disk, is one line on stderr and status 1, never a traceback."""
     try:
         fn(*args)
         return 0
@@ -20,6 +23,9 @@ def run_guarded(prog, fn, *args):
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except OSError as e:        # the system refused: a full disk, a read-only or vanished directory
+        print(f"{prog}: error: {os_error_text(e)}", file=sys.stderr)
+        return 1
 
 
 def setup_warnings(command):
@@ -30,3 +36,40 @@ def setup_warnings(command):
     warnings.simplefilter("once", UserWarning)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def beam_log_aside(prog, tail_lines=20):
+    """While a local Beam job runs, file descriptor 2 goes to a temporary file: Beam logs INFO lines there, and
+    so do its worker processes, which inherit it. This process's own messages still reach the terminal, through
+    a duplicate. After a failure other than a user error (whose one line says all), the log's end is shown."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = tempfile.TemporaryFile()
+    previous = sys.stderr
+    try:
+        on_fd2 = previous.fileno() == 2
+    except (AttributeError, OSError, ValueError):     # a replaced stream (e.g. captured) does not write to fd 2
+        on_fd2 = False
+    if on_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", encoding="utf-8", errors="replace", buffering=1)
+    os.dup2(log.fileno(), 2)
+    show_tail = True
+    try:
+        yield
+        show_tail = False
+    except (WptkError, KeyboardInterrupt):
+        show_tail = False
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if sys.stderr is not previous:
+            sys.stderr.close()
+            sys.stderr = previous
+        if show_tail:
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace").splitlines()[-tail_lines:]
+            if tail:
+                print(f"{prog}: Beam's last log lines:\n  " + "\n  ".join(tail), file=sys.stderr)
+        log.close()

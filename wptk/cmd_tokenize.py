@@ -1,4 +1,5 @@
 """`wptk tokenize`: one text per input line, one tokenized line out, streaming in constant memory."""
+import contextlib
 import itertools
 import json
 import os
@@ -69,16 +70,9 @@ def run(args):
     progress = Progress("tokenize", total=total, enabled=None if total else False)
     decoder = Utf8Decoder(strict=args.errors == "strict")
     lines = itertools.chain.from_iterable(read_lines(p, decoder, progress) for p in files)
-    out = AtomicFile(args.output, "w") if args.output else None
-    stream = out.file if out else sys.stdout
     try:
-        _tokenize_stream(tokenizer, lines, stream, args)
-        if out:
-            out.commit()
-    except BaseException:
-        if out:
-            out.abort()
-        raise
+        with AtomicFile(args.output, "w") if args.output else contextlib.nullcontext(sys.stdout) as stream:
+            _tokenize_stream(tokenizer, lines, stream, args)
     finally:
         progress.close()
     decoder.report()

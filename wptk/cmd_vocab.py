@@ -1,5 +1,4 @@
 """`wptk vocab`: count words with a Beam pipeline, learn a WordPiece vocabulary, write it in BERT's layout."""
-import contextlib
 import os
 import sys
 import tempfile
@@ -170,12 +169,12 @@ def _count(wc, args, lower):
     """({word: count}, job summary) of the input files, counted by the Beam pipeline."""
     import logging
     from apache_beam.options.pipeline_options import PipelineOptions
+    from wptk.cli_support import beam_log_aside
 
     options = PipelineOptions(_beam_argv(args))
     inputs = wc.match_text_inputs(args.input_file, args.check_text)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
-    quiet_workers = _worker_log() if args.direct_running_mode == "multi_processing" else contextlib.nullcontext()
-    with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, quiet_workers:
+    with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, beam_log_aside("wptk vocab"):
         ticker = None if args.quiet else _Ticker("counting words", sum(s for _, s in inputs), wc.bytes_counted)
         prefix = args.keep_word_counts or os.path.join(tmp, "counts")
         try:
@@ -186,35 +185,6 @@ def _count(wc, args, lower):
                 ticker.stop()
         counts, _ = wc.read_counts(prefix)
     return counts, info
-
-
-@contextlib.contextmanager
-def _worker_log():
-    """Beam's local worker processes log INFO lines to the stderr they inherit: while they run, file descriptor
-    2 goes to a temporary file (this process writes to the terminal through a duplicate); after a failure the
-    end of that log is shown."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    log = tempfile.TemporaryFile()
-    terminal = os.fdopen(os.dup(saved), "w", encoding="utf-8", errors="replace")
-    previous, sys.stderr = sys.stderr, terminal
-    os.dup2(log.fileno(), 2)
-    failed = True
-    try:
-        yield
-        failed = False
-    finally:
-        terminal.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        sys.stderr = previous
-        terminal.close()
-        if failed:
-            log.seek(0)
-            tail = log.read().decode("utf-8", "replace").splitlines()[-20:]
-            if tail:
-                print("wptk vocab: the Beam workers' last log lines:\n  " + "\n  ".join(tail), file=sys.stderr)
-        log.close()
 
 
 def _counts_case(args, info):

@@ -4,7 +4,7 @@ import sys
 import tempfile
 import time
 
-from wptk.errors import WptkError
+from wptk.errors import WptkError, naming
 
 
 class Utf8Decoder:
@@ -77,14 +77,19 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
 
 class AtomicFile:
     """A file written under a temporary name in the target directory and renamed into place on success;
-    on failure the temporary file is removed, so no partial output ever exists under the target name."""
+    on failure the temporary file is removed, so no partial output ever exists under the target name.
+    OSErrors (a full disk, a directory without write permission) name the target file."""
 
     def __init__(self, path, mode="wb"):
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise WptkError(f"output directory does not exist: {os.path.dirname(path) or '.'}")
-        fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                                            dir=directory)
+        except OSError as e:
+            raise naming(e, path) from None
         self.file = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
 
     def __enter__(self):
@@ -95,16 +100,25 @@ class AtomicFile:
             self.commit()
         else:
             self.abort()
+            if isinstance(exc, OSError) and exc.filename is None:
+                raise naming(exc, self.path) from None
         return False
 
     def commit(self):
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.abort()
+            raise naming(e, self.path) from None
 
     def abort(self):
-        self.file.close()
+        try:
+            self.file.close()       # may fail again flushing what a full disk refused
+        except OSError:
+            pass
         try:
             os.unlink(self.tmp)
         except FileNotFoundError:

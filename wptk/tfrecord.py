@@ -15,6 +15,7 @@ CRCs come from the native ``wptk._native.records`` module.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip as _gzip
 import itertools
 import os
@@ -25,6 +26,7 @@ from typing import Iterator, Optional, Union
 from wptk._native.records import crc32c as _crc32c
 from wptk._native.records import frame_record as _frame_record
 from wptk._native.records import masked_crc32c as _masked_crc32c
+from wptk.errors import naming
 
 __all__ = ["RecordWriter", "read_records", "frame_record", "masked_crc32c", "crc32c"]
 
@@ -66,6 +68,8 @@ class RecordWriter:
                 fd = os.open(tmp, flags, 0o666)  # umask applies, like a plain open()
             except FileExistsError:
                 continue
+            except OSError as e:
+                raise naming(e, self.path) from None
             break
         self.tmp_path: Optional[str] = tmp
         self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
@@ -83,21 +87,31 @@ class RecordWriter:
         if self._closed:
             raise ValueError(f"RecordWriter for {self.path} is closed")
 
+    @contextlib.contextmanager
+    def _about_path(self):
+        """OSErrors raised inside name the target file (a failed write names none, a failed open the temporary)."""
+        try:
+            yield
+        except OSError as e:
+            raise naming(e, self.path) from None
+
     def write_framed(self, framed: bytes) -> None:
         """Append bytes that already hold complete TFRecord frames (e.g. from frame_examples)."""
         self._check_open()
-        self._out.write(framed)
-        self.bytes_written += len(framed)
-        self._start_writeback()
+        with self._about_path():
+            self._out.write(framed)
+            self.bytes_written += len(framed)
+            self._start_writeback()
 
     def write(self, payload: bytes) -> None:
         """Frame and append a single record."""
         self._check_open()
         rec = _frame_record(payload)
-        self._out.write(rec)
-        self.records_written += 1
-        self.bytes_written += len(rec)
-        self._start_writeback()
+        with self._about_path():
+            self._out.write(rec)
+            self.records_written += 1
+            self.bytes_written += len(rec)
+            self._start_writeback()
 
     def _start_writeback(self) -> None:
         """Hands finished parts of the file to the disk while writing goes on (Linux starts write-back on
@@ -124,12 +138,13 @@ class RecordWriter:
         if self._closed:
             return
         try:
-            if self._out is not self._raw:
-                self._out.close()           # writes the gzip trailer; leaves _raw open
-            self._raw.flush()
-            os.fsync(self._raw.fileno())
-            self._raw.close()
-            os.replace(self.tmp_path, self.path)
+            with self._about_path():
+                if self._out is not self._raw:
+                    self._out.close()           # writes the gzip trailer; leaves _raw open
+                self._raw.flush()
+                os.fsync(self._raw.fileno())
+                self._raw.close()
+                os.replace(self.tmp_path, self.path)
         except BaseException:
             self.abort()
             raise
