@@ -3,6 +3,8 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
+import traceback
 import warnings
 
 from wptk.errors import WptkError, os_error_text
@@ -54,6 +56,8 @@ def beam_log_aside(prog, tail_lines=20):
     if on_fd2:
         sys.stderr = os.fdopen(os.dup(saved), "w", encoding="utf-8", errors="replace", buffering=1)
     os.dup2(log.fileno(), 2)
+    thread_hook = threading.excepthook      # Beam's threads die with tracebacks when a job fails or is stopped
+    threading.excepthook = _to_fd2
     show_tail = True
     try:
         yield
@@ -62,6 +66,7 @@ def beam_log_aside(prog, tail_lines=20):
         show_tail = False
         raise
     finally:
+        threading.excepthook = thread_hook
         os.dup2(saved, 2)
         os.close(saved)
         if sys.stderr is not previous:
@@ -73,3 +78,9 @@ def beam_log_aside(prog, tail_lines=20):
             if tail:
                 print(f"{prog}: Beam's last log lines:\n  " + "\n  ".join(tail), file=sys.stderr)
         log.close()
+
+
+def _to_fd2(args):
+    """threading.excepthook that writes the traceback to file descriptor 2, not to sys.stderr."""
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    os.write(2, f"Exception in thread {getattr(args.thread, 'name', '?')}:\n{text}".encode("utf-8", "replace"))

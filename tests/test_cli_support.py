@@ -1,0 +1,76 @@
+"""The CLI's shared guards: run_guarded's one-line errors and beam_log_aside's handling of Beam's log lines."""
+import errno
+import os
+import sys
+import threading
+
+import pytest
+
+from wptk.cli_support import beam_log_aside, run_guarded
+from wptk.errors import WptkError
+
+
+def fail_with(error):
+    def fn():
+        raise error
+    return fn
+
+
+@pytest.mark.parametrize("error, status, message", [
+    (WptkError("bad flag"), 1, "prog: error: bad flag\n"),
+    (OSError(errno.ENOSPC, "No space left on device", "out/x.tfrecord"), 1,
+     "prog: error: out/x.tfrecord: No space left on device\n"),
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "prog: error: No space left on device\n"),
+    (KeyboardInterrupt(), 130, "prog: interrupted\n"),
+])
+def test_run_guarded_turns_errors_into_one_line(capsys, error, status, message):
+    assert run_guarded("prog", fail_with(error)) == status
+    assert capsys.readouterr().err == message
+
+
+def test_run_guarded_lets_a_bug_show_its_traceback():
+    with pytest.raises(ZeroDivisionError):
+        run_guarded("prog", fail_with(ZeroDivisionError()))
+
+
+def noisy_job(error=None):
+    """What a failing local Beam job does: its runner and workers write to fd 2, a thread dies."""
+    os.write(2, b"INFO:beam:noise\n")
+    thread = threading.Thread(target=fail_with(RuntimeError("worker exited")), name="run_worker")
+    thread.start()
+    thread.join()
+    print("our own message", file=sys.stderr)
+    if error is not None:
+        raise error
+
+
+@pytest.fixture
+def python_thread_hook(monkeypatch):
+    """Python's own threading.excepthook (which prints to sys.stderr), not pytest's, while a test runs."""
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+
+
+def test_beam_log_aside_keeps_beam_lines_and_thread_tracebacks_off_the_terminal(capfd, python_thread_hook):
+    with beam_log_aside("prog"):
+        noisy_job()
+    assert capfd.readouterr().err == "our own message\n"
+    os.write(2, b"after\n")         # fd 2 is the terminal again
+    assert capfd.readouterr().err == "after\n"
+    assert threading.excepthook is threading.__excepthook__
+
+
+def test_beam_log_aside_shows_the_log_after_an_unexplained_failure(capfd):
+    with pytest.raises(RuntimeError):
+        with beam_log_aside("prog"):
+            noisy_job(RuntimeError("the pipeline ended in state FAILED"))
+    err = capfd.readouterr().err
+    assert err.startswith("our own message\nprog: Beam's last log lines:\n  INFO:beam:noise\n")
+    assert "Exception in thread run_worker:" in err and "RuntimeError: worker exited" in err
+
+
+@pytest.mark.parametrize("error", [WptkError("one line says all"), KeyboardInterrupt()])
+def test_beam_log_aside_shows_no_log_after_a_user_error_or_an_interrupt(capfd, python_thread_hook, error):
+    with pytest.raises(type(error)):
+        with beam_log_aside("prog"):
+            noisy_job(error)
+    assert capfd.readouterr().err == "our own message\n"
