@@ -236,6 +236,8 @@ def match_inputs(patterns):
             if is_local(metadata.path) and os.path.isdir(metadata.path):
                 continue
             matches.append((metadata.path, int(metadata.size_in_bytes)))
+        if not matches and is_local(pattern) and os.path.isdir(pattern):
+            raise pt.directory_input(pattern)
         if not matches:
             raise WptkError(f"input file not found: {pattern}")
         files.extend(sorted(matches))

@@ -601,9 +601,13 @@ def test_inputs_and_outputs_on_another_filesystem(corpus, tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------------------------- bad input
 
 
-def test_a_pattern_that_matches_nothing(tmp_path, corpus):
+def test_a_pattern_that_matches_nothing_or_a_directory(tmp_path, corpus):
     with pytest.raises(WptkError, match="input file not found: .*nothing"):
         run(tmp_path, f"{corpus},{tmp_path}/nothing*.txt")
+    (tmp_path / "corpus").mkdir()
+    with pytest.raises(WptkError, match=f"input {tmp_path / 'corpus'} is a directory: name its files, or a glob "
+                                        "such as .*corpus/[*]$"):
+        run(tmp_path, tmp_path / "corpus")
     assert not (tmp_path / "out").exists()
 
 

@@ -74,6 +74,14 @@ def test_inputs_and_outputs(work):
     assert_clean_failure(work, code, err, "input file not found")
     code, _, err = run(work, output=work / "missing_dir" / "out.tfrecord")
     assert_clean_failure(work, code, err, "output directory does not exist")
+    (work / "corpus").mkdir()
+    code, _, err = run(work, input_file=work / "corpus")
+    assert_clean_failure(work, code, err, f"input {work / 'corpus'} is a directory: name its files, or a glob "
+                                          f"such as {work / 'corpus' / '*'}")
+    before = (work / "in.txt").read_bytes()
+    code, _, err = run(work, output=f"{work / 'other.tfrecord'},{work / '.' / 'in.txt'}")
+    assert code == 1 and err.endswith(f"is also an input file: writing it would replace the input\n"), err
+    assert (work / "in.txt").read_bytes() == before and not list(work.glob("*.tfrecord"))
     (work / "blank.txt").write_text("\n \n\x00\n", encoding="utf-8")
     code, _, err = run(work, input_file=work / "blank.txt")
     assert_clean_failure(work, code, err, "the input has no documents")

@@ -85,7 +85,7 @@ def add_arguments(p):
 def run(args):
     from wptk.cli_support import setup_warnings
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, expand_inputs
-    from wptk.textio import Utf8Decoder
+    from wptk.textio import Utf8Decoder, refuse_overwriting_inputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
@@ -107,6 +107,7 @@ def run(args):
             raise WptkError(f"output directory does not exist: {directory}")
         if os.path.isdir(path):
             raise WptkError(f"output file is a directory: {path}")
+    refuse_overwriting_inputs(outputs, inputs, "--output_file")
     tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
                               multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input

@@ -52,7 +52,7 @@ def add_arguments(p):
 
 def run(args):
     from wptk.cli_support import setup_warnings
-    from wptk.textio import AtomicFile, Progress, Utf8Decoder, read_lines
+    from wptk.textio import AtomicFile, Progress, Utf8Decoder, read_lines, refuse_overwriting_inputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import UNK, require_tokens
 
@@ -65,7 +65,9 @@ def run(args):
     files = args.files or ["-"]
     for path in files:
         if path != "-" and not os.path.isfile(path):
-            raise WptkError(f"cannot read {path}: no such file")
+            raise WptkError(f"{path} is a directory" if os.path.isdir(path) else f"cannot read {path}: no such file")
+    if args.output:
+        refuse_overwriting_inputs([args.output], files, "-o")
     total = sum(os.path.getsize(p) for p in files if p != "-") if "-" not in files else None
     progress = Progress("tokenize", total=total, enabled=None if total else False)
     decoder = Utf8Decoder(strict=args.errors == "strict")

@@ -87,12 +87,19 @@ def expand_inputs(patterns):
     nothing is an error (the reference would silently write an empty file)."""
     files = []
     for pattern in [p for p in patterns.split(",") if p] if isinstance(patterns, str) else patterns:
+        if not glob.has_magic(pattern) and os.path.isdir(pattern):
+            raise directory_input(pattern)
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         matches = [m for m in matches if os.path.isfile(m)]
         if not matches:
             raise WptkError(f"input file not found: {pattern}")
         files.extend(matches)
     return files
+
+
+def directory_input(pattern):
+    return WptkError(f"input {pattern} is a directory: name its files, or a glob such as "
+                     f"{os.path.join(pattern, '*')}")
 
 
 def documents_from_lines(lines, tokenizer):

@@ -75,6 +75,13 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
             f.close()
 
 
+def refuse_overwriting_inputs(outputs, inputs, flag):
+    """WptkError when an output path is one of the input files: writing it would destroy that input."""
+    for out in outputs:
+        if os.path.exists(out) and any(path != "-" and os.path.samefile(out, path) for path in inputs):
+            raise WptkError(f"{flag} {out} is also an input file: writing it would replace the input")
+
+
 class AtomicFile:
     """A file written under a temporary name in the target directory and renamed into place on success;
     on failure the temporary file is removed, so no partial output ever exists under the target name.
