@@ -13,8 +13,8 @@ How the job runs, and what makes its output exact and reproducible:
    in byte ranges of ``--input_split_mb``; a range owns the documents whose *key* lies in it, the key being the
    offset of the blank line just before the document (0 for a document starting at offset 0). A reader skips
    the document its range starts inside and reads past its end to finish its last document, so every document
-   is read exactly once, whatever the split points (also dynamic splits). gzip and bz2 files (by extension) are
-   read whole. ``--split_sentences`` first splits every line (one paragraph per line) into sentences with
+   is read exactly once, whatever the split points (also dynamic splits). Compressed files (by extension) are
+   read whole; a truncated or corrupt one is an error (``CompressedInput``). ``--split_sentences`` first splits every line (one paragraph per line) into sentences with
    ``split_sentences``.
 2. Bucketing. A document's text is its lines joined by "\\n" (after decoding, and after sentence splitting);
    ``document_digest(random_seed, text)`` = blake2b-128 of ``b"%d\\n" % random_seed + UTF-8 text``; its bucket is
@@ -43,6 +43,7 @@ SparkRunner, PortableRunner) is passed to Beam as is; give it ``--setup_file ./s
 wptk's kernels.
 """
 import argparse
+import bz2
 import contextlib
 import dataclasses
 import functools
@@ -51,6 +52,7 @@ import hashlib
 import itertools
 import json
 import logging
+import lzma
 import os
 import re
 import struct
@@ -59,6 +61,7 @@ import tempfile
 import time
 import uuid
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -263,8 +266,10 @@ def text_problem(sample):
 def check_text_file(path):
     """WptkError when `path` cannot be opened or its first 64 KiB (decompressed) do not look like text."""
     try:
-        with FileSystems.open(path) as f:
+        with CompressedInput(path) if is_compressed(path) else FileSystems.open(path) as f:
             sample = f.read(TEXT_CHECK_BYTES)
+    except WptkError:
+        raise
     except Exception as e:
         raise WptkError(f"cannot read {path}: {_one_line(e)}") from None
     problem = text_problem(sample)
@@ -728,7 +733,7 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
         if isinstance(restriction, WholeFile):
             if not tracker.try_claim(restriction.start):
                 return
-            f = _open(path, CompressionTypes.AUTO)
+            f = CompressedInput(path)
             documents = read_raw_documents(f, 0, float("inf"), lambda key: True, path, self.max_document_bytes,
                                            seekable=False)
         else:
@@ -760,6 +765,41 @@ def _open(path, compression):
         return FileSystems.open(path, compression_type=compression)
     except Exception as e:
         raise WptkError(f"cannot read {path}: {_one_line(e)}") from None
+
+
+_DECOMPRESS = {CompressionTypes.GZIP: lambda raw: gzip_module.GzipFile(fileobj=raw, mode="rb"),
+               CompressionTypes.BZIP2: lambda raw: bz2.BZ2File(raw, mode="rb"),
+               CompressionTypes.LZMA: lambda raw: lzma.LZMAFile(raw, mode="rb")}
+
+
+class CompressedInput:
+    """A compressed input file (by its extension) on any Beam filesystem, read whole. .gz, .bz2, .xz and .lzma
+    are decompressed by Python's own modules, which fail on a truncated or corrupt file where Beam's
+    CompressedFile just ends early (silently losing the rest); reading errors are WptkErrors naming the file."""
+
+    def __init__(self, path):
+        self.path = path
+        decompress = _DECOMPRESS.get(CompressionTypes.detect_compression_type(path))
+        self.raw = _open(path, CompressionTypes.UNCOMPRESSED if decompress else CompressionTypes.AUTO)
+        self.file = decompress(self.raw) if decompress else self.raw
+
+    def read(self, size=-1):
+        try:
+            return self.file.read(size)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+            raise WptkError(f"cannot read {self.path}: {_one_line(e)}") from None
+
+    def close(self):
+        try:
+            self.file.close()
+        finally:
+            self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class WriteBucketFn(beam.DoFn):

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import random
 import shutil
@@ -620,6 +621,21 @@ def test_empty_inputs_and_inputs_without_documents(tmp_path):
     with pytest.raises(WptkError, match="the input has no documents"):
         run(tmp_path, f"{tmp_path}/blank.txt,{tmp_path}/control.txt.gz")
     assert list((tmp_path / "out").iterdir()) == []    # nothing left behind
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                              (".xz", lzma.compress)])
+def test_truncated_or_corrupt_compressed_input_is_an_error_not_a_shorter_corpus(tmp_path, docs, suffix, compress):
+    """Beam's own reader ends a truncated .gz early without a word; the pipeline must not lose the rest silently."""
+    whole = compress(corpus_text(docs).encode("utf-8"))
+    (tmp_path / f"cut.txt{suffix}").write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(WptkError, match=f"cannot read .*cut.txt{suffix}: Compressed file ended before the "
+                                        "end-of-stream marker was reached"):
+        run(tmp_path, tmp_path / f"cut.txt{suffix}", "out", "--check_text=false")
+    (tmp_path / f"plain.txt{suffix}").write_bytes(corpus_text(docs).encode("utf-8"))
+    with pytest.raises(WptkError, match=f"cannot read .*plain.txt{suffix}: "):
+        run(tmp_path, tmp_path / f"plain.txt{suffix}", "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_binary_files_are_refused(tmp_path, corpus):

@@ -400,6 +400,7 @@ def test_multilingual_vocab(capsys, tmp_path):
     (["--input_file={d}/empty.txt"], "the input is empty"),
     (["--input_file={d}/blank.txt"], "the input has no words"),
     (["--input_file={d}/binary.bin"], "does not look like UTF-8 text"),
+    (["--input_file={d}/cut.txt.gz", "--check_text=false"], "cut.txt.gz: Compressed file ended before the"),
     (["--vocab_size=50"], "too small for the 104 special tokens"),
     (["--vocab_size=130"], "is too small: the 104 special tokens and the"),
     (["--vocab_size=0"], "--vocab_size must be positive"),
@@ -417,6 +418,8 @@ def test_bad_input_is_one_line_and_leaves_no_file(capsys, tmp_path, args, messag
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "blank.txt").write_text("\n  \n\t\n\u200b\n", encoding="utf-8")
     (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 64)
+    whole = gzip.compress(SAMPLE.read_bytes())
+    (tmp_path / "cut.txt.gz").write_bytes(whole[:len(whole) // 2])
     defaults = {"--input_file": f"--input_file={SAMPLE}", "--output": f"--output={tmp_path}/v.txt",
                 "--vocab_size": f"--vocab_size={SIZE}"}
     given_args = [a.format(d=tmp_path) for a in args]
