@@ -43,7 +43,6 @@ SparkRunner, PortableRunner) is passed to Beam as is; give it ``--setup_file ./s
 wptk's kernels.
 """
 import argparse
-import bz2
 import contextlib
 import dataclasses
 import functools
@@ -52,7 +51,6 @@ import hashlib
 import itertools
 import json
 import logging
-import lzma
 import os
 import re
 import struct
@@ -61,7 +59,6 @@ import tempfile
 import time
 import uuid
 import warnings
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -89,6 +86,7 @@ from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
+from wptk.textio import READ_ERRORS, decompressor  # noqa: E402
 
 PROG = "python -m pipelines.create_pretraining_data"
 NAMESPACE = "wptk"
@@ -767,26 +765,22 @@ def _open(path, compression):
         raise WptkError(f"cannot read {path}: {_one_line(e)}") from None
 
 
-_DECOMPRESS = {CompressionTypes.GZIP: lambda raw: gzip_module.GzipFile(fileobj=raw, mode="rb"),
-               CompressionTypes.BZIP2: lambda raw: bz2.BZ2File(raw, mode="rb"),
-               CompressionTypes.LZMA: lambda raw: lzma.LZMAFile(raw, mode="rb")}
-
-
 class CompressedInput:
     """A compressed input file (by its extension) on any Beam filesystem, read whole. .gz, .bz2, .xz and .lzma
-    are decompressed by Python's own modules, which fail on a truncated or corrupt file where Beam's
-    CompressedFile just ends early (silently losing the rest); reading errors are WptkErrors naming the file."""
+    are decompressed as `wptk create-pretraining-data` does (wptk.textio.decompressor), failing on a truncated or
+    corrupt file where Beam's CompressedFile just ends early (silently losing the rest); other types by Beam.
+    Reading errors are WptkErrors naming the file."""
 
     def __init__(self, path):
         self.path = path
-        decompress = _DECOMPRESS.get(CompressionTypes.detect_compression_type(path))
+        decompress = decompressor(path)
         self.raw = _open(path, CompressionTypes.UNCOMPRESSED if decompress else CompressionTypes.AUTO)
         self.file = decompress(self.raw) if decompress else self.raw
 
     def read(self, size=-1):
         try:
             return self.file.read(size)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+        except READ_ERRORS as e:
             raise WptkError(f"cannot read {self.path}: {_one_line(e)}") from None
 
     def close(self):

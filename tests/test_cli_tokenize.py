@@ -1,4 +1,5 @@
 """`wptk tokenize` as a user runs it: outputs, streaming formats, and one-line errors for bad input."""
+import gzip
 import json
 import os
 import subprocess
@@ -74,6 +75,12 @@ def test_a_failed_write_is_one_line_naming_the_file_and_leaves_nothing(vocab, tm
     code, out, err = wptk("tokenize", "--vocab", vocab, str(src), "-o", str(out_file), max_file_bytes=4096)
     assert code == 1 and err == f"wptk tokenize: error: {out_file}: File too large\n", err
     assert sorted(os.listdir(tmp_path)) == ["in.txt", "vocab.txt"]
+
+
+def test_compressed_files_are_tokenized_as_their_text(vocab, tmp_path):
+    (tmp_path / "a.txt.gz").write_bytes(gzip.compress("Hello, World!\ncafes\n".encode()))
+    code, out, err = wptk("tokenize", "--vocab", vocab, str(tmp_path / "a.txt.gz"))
+    assert code == 0 and out == "hello , world !\ncafe ##s\n", err
 
 
 def test_invalid_utf8_dropped_and_counted_or_strict(vocab, tmp_path):

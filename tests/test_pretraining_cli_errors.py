@@ -1,4 +1,8 @@
 """Bad input to create-pretraining-data: a one-line error naming the problem, non-zero exit, no output file."""
+import bz2
+import gzip
+import lzma
+
 import pytest
 
 from oracle import require_shared
@@ -98,6 +102,26 @@ def test_a_failed_write_is_one_line_naming_the_file(work, gzip):
 def test_an_output_directory_that_cannot_be_written(work):
     code, _, err = run(work, output="/proc/out.tfrecord")
     assert_clean_failure(work, code, err, "error: /proc/out.tfrecord: ")
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                              (".xz", lzma.compress)])
+def test_compressed_input_is_read_as_its_text_and_a_truncated_one_is_an_error(work, suffix, compress):
+    text = (work / "in.txt").read_bytes() * 50
+    (work / "in.txt").write_bytes(text)
+    code, _, err = run(work)
+    assert code == 0, err
+    plain = (work / "out.tfrecord").read_bytes()
+    (work / "out.tfrecord").unlink()
+    (work / f"in.txt{suffix}").write_bytes(compress(text))
+    code, _, err = run(work, input_file=work / f"in.txt{suffix}")
+    assert code == 0, err
+    assert (work / "out.tfrecord").read_bytes() == plain
+    (work / "out.tfrecord").unlink()
+    whole = compress(text)
+    (work / f"in.txt{suffix}").write_bytes(whole[:len(whole) // 2])
+    code, _, err = run(work, input_file=work / f"in.txt{suffix}")
+    assert_clean_failure(work, code, err, f"in.txt{suffix}: Compressed file ended before the end-of-stream marker")
 
 
 def test_invalid_utf8_is_dropped_and_counted_or_strict(work):

@@ -1,8 +1,12 @@
 """Reading text lines the way the reference does, writing files atomically, and progress on stderr."""
+import bz2
+import gzip
+import lzma
 import os
 import sys
 import tempfile
 import time
+import zlib
 
 from wptk.errors import WptkError, naming
 
@@ -34,26 +38,44 @@ class Utf8Decoder:
                   "reference does (use --errors strict to fail instead)", file=stream or sys.stderr)
 
 
+_DECOMPRESSORS = {".gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"), ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile,
+                  ".lzma": lzma.LZMAFile}
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)    # EOFError: a truncated compressed file
+
+
+def decompressor(path):
+    """For a .gz, .bz2, .xz or .lzma path, the function that wraps its binary file in a decompressing one (Python's
+    own modules: they fail on a truncated or corrupt file); else None."""
+    return _DECOMPRESSORS.get(os.path.splitext(path)[1].lower())
+
+
 def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
     """Yields the lines of a file ('-' = stdin) split on "\\n" only, without the "\\n", decoded by `decoder`.
+    A .gz, .bz2, .xz or .lzma file is decompressed (the reference would read its compressed bytes as text).
 
-    Streams in chunks, so memory stays constant whatever the file size.
+    Streams in chunks, so memory stays constant whatever the file size. `progress` advances by the bytes of the
+    file itself (compressed bytes for a compressed file).
     """
     name = "<stdin>" if path == "-" else path
     try:
-        f = sys.stdin.buffer if path == "-" else open(path, "rb")
+        raw = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as e:
         raise WptkError(f"cannot read {name}: {e.strerror or e}") from None
+    decompress = decompressor(path) if path != "-" else None
+    f = decompress(raw) if decompress else raw
     try:
         rest = b""
         number = 0
+        position = 0
         while True:
             try:
                 chunk = f.read(chunk_size)
-            except OSError as e:
-                raise WptkError(f"cannot read {name}: {e.strerror or e}") from None
+            except READ_ERRORS as e:
+                raise WptkError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
             if progress is not None:
-                progress.advance(len(chunk))
+                read = raw.tell() if decompress else position + len(chunk)
+                progress.advance(read - position)
+                position = read
             if not chunk:
                 break
             block = rest + chunk
@@ -65,14 +87,15 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
             try:   # fast path: the whole block is valid UTF-8
                 lines = block.decode("utf-8").split("\n")
             except UnicodeDecodeError:
-                lines = [decoder.decode(raw, f"{name}:{number + i + 1}") for i, raw in enumerate(block.split(b"\n"))]
+                lines = [decoder.decode(line, f"{name}:{number + i + 1}") for i, line in enumerate(block.split(b"\n"))]
             number += len(lines)
             yield from lines
         if rest:
             yield decoder.decode(rest, f"{name}:{number + 1}")
     finally:
-        if f is not sys.stdin.buffer:
+        if raw is not sys.stdin.buffer:
             f.close()
+            raw.close()
 
 
 def refuse_overwriting_inputs(outputs, inputs, flag):
