@@ -42,6 +42,7 @@ def our_instances(tokenizer, path, config):
     docs = pt.read_documents([str(path)], tokenizer)
     vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
     instances = pt.create_instances(docs, vocab_ids, config)
+    assert len(instances) <= config.dupe_factor * docs.n_sentences     # the room create_instances reserves
     out = []
     for row in instances.order:
         ids, lengths, seg_a, positions, labels, counts, nsp = pt.feature_arrays(docs, instances, [row], vocab_ids,

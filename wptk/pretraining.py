@@ -198,6 +198,7 @@ def create_instances(docs, vocab_ids, config, rng=None, progress=None):
         max_predictions_per_seq=config.max_predictions_per_seq, whole_word_mask=config.do_whole_word_mask,
         random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id,
         sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
+    builder.reserve(config.dupe_factor * docs.n_sentences)
     for _ in range(config.dupe_factor):
         for start in range(0, docs.n_documents, DOCUMENTS_PER_STEP):
             stop = min(start + DOCUMENTS_PER_STEP, docs.n_documents)

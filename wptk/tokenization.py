@@ -175,8 +175,8 @@ class FullTokenizer:
         return convert_by_vocab(self.inv_vocab, ids)
 
     def release_memory(self):
-        """Frees the word caches and buffers kept between calls (tens of MB on large corpora); the tokenizer
-        stays usable."""
+        """Frees the word caches and buffers kept between calls (tens of MB on large corpora) and returns free
+        heap memory to the system; the tokenizer stays usable."""
         self._kernel.release_memory()
 
 

@@ -128,6 +128,27 @@ cdef int store_grow(Store* s) noexcept nogil:
     return 0
 
 
+cdef int store_reserve(Store* s, int64_t n, int64_t n_random) noexcept nogil:
+    """Room for n instances and n_random random words, one allocation per column: pages become resident only
+    when written, and a table that never grows is never copied (a doubling realloc may copy, holding both)."""
+    cdef int k
+    cdef void* p
+    if n > s.cap:
+        for k in range(N_COLUMNS):
+            p = realloc(s.col[k], n * s.width[k] + 1)
+            if p == NULL:
+                return -1
+            s.col[k] = <char*>p
+        s.cap = n
+    if n_random > s.cap_random:
+        p = realloc(s.random_ids, n_random * sizeof(int32_t))
+        if p == NULL:
+            return -1
+        s.random_ids = <int32_t*>p
+        s.cap_random = n_random
+    return 0
+
+
 cdef int store_random_id(Store* s, int32_t tid) noexcept nogil:
     cdef void* p
     if s.n_random == s.cap_random:
@@ -402,6 +423,12 @@ cdef class InstanceBuilder:
     @property
     def n_instances(self):
         return self.s.n
+
+    def reserve(self, int64_t n):
+        """Makes room for n instances (and their random words) at once; see store_reserve. Building never needs
+        more than dupe_factor x sentences: every instance takes at least one sentence of its document."""
+        if n > 0 and store_reserve(&self.s, n, n * self.p.max_pred) < 0:
+            raise MemoryError()
 
     def add(self, int64_t start, int64_t stop):
         """Instances of documents start..stop-1 of the shuffled list (one pass over them)."""

@@ -194,6 +194,18 @@ cdef inline uint64_t edge_key(int32_t node, uint32_t cp) noexcept nogil:
 
 
 
+cdef extern from *:
+    """
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    static void trim_heap(void) { malloc_trim(0); }
+    #else
+    static void trim_heap(void) { }
+    #endif
+    """
+    void trim_heap() nogil
+
+
 # A bounded cache from a word's cleaned characters to its pieces; natural text repeats its words, so most words
 # skip normalization and trie walks. It starts small, grows to CACHE_MAX_SLOTS and is cleared when full.
 # Each call path owns its cache (no sharing across threads).
@@ -574,11 +586,15 @@ cdef class Kernel:
             free(self.idle)
 
     def release_memory(self):
-        """Frees the idle scratch spaces (word caches, output buffers); later calls allocate them again."""
+        """Frees the idle scratch spaces (word caches, output buffers); later calls allocate them again. Then
+        gives the process's free heap memory back to the system (glibc's malloc_trim), or the freed caches and
+        whatever else was freed since (a tokenized corpus's temporaries) would stay resident."""
         while self.n_idle > 0:
             self.n_idle -= 1
             scratch_free(self.idle[self.n_idle])
             free(self.idle[self.n_idle])
+        with nogil:
+            trim_heap()
 
     cdef Scratch* acquire(self) except NULL:
         """A scratch space for one call (called with the GIL); its cache stays warm across calls."""
