@@ -1032,20 +1032,28 @@ def run(argv):
     files = [FileSystems.join(output_dir, output_name(k, args.num_buckets, args.gzip))
              for k in range(args.num_buckets)]
     start = time.perf_counter()
-    from wptk.cli_support import beam_log_aside
-    # A local job's Beam log lines would bury the summary; a remote job's progress is in them.
+    from wptk.cli_support import Ticker, beam_log_aside
+    # A local job's Beam log lines would bury the summary (a progress line stands in for them); a remote job's
+    # progress is in them.
     local = type(runner).__name__ in LOCAL_RUNNERS
     try:
         with beam_log_aside(PROG) if local else contextlib.nullcontext(), worker_errors_as_user_errors():
-            p = beam.Pipeline(runner=runner, options=options)
-            build_pipeline(p, inputs, settings)
-            result = p.run()
+            shuffle_dir = settings["shuffle_dir"]
+            ticker = (Ticker(PROG, lambda: local_progress(shuffle_dir, total, args.num_buckets))
+                      if local and not args.quiet and is_local(shuffle_dir) else None)
             try:
-                state = result.wait_until_finish()
+                p = beam.Pipeline(runner=runner, options=options)
+                build_pipeline(p, inputs, settings)
+                result = p.run()
+                try:
+                    state = result.wait_until_finish()
+                finally:
+                    client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
+                    if client is not None and hasattr(client, "close"):
+                        client.close()
             finally:
-                client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
-                if client is not None and hasattr(client, "close"):
-                    client.close()
+                if ticker is not None:
+                    ticker.stop()
         if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
             raise RuntimeError(f"the pipeline ended in state {state}")
         metrics = query_metrics(result)
@@ -1077,6 +1085,21 @@ def run(argv):
               f"{counts['dropped_utf8_lines']:,} line(s), as the reference does (use --errors=strict to fail "
               "instead)", file=sys.stderr)
     return summary
+
+
+def local_progress(shuffle_dir, total_bytes, num_buckets):
+    """How far a job is, from its local shuffle directory: the text its readers have spilled (about the input's
+    size when all is read) and the buckets whose stats file exists (written last, when a bucket is complete)."""
+    spilled = done = 0
+    try:
+        for entry in os.scandir(shuffle_dir):
+            if entry.name.endswith(".docs"):
+                spilled += entry.stat().st_size
+            done += entry.name.startswith("stats-")
+    except OSError:         # not made yet, or a file went away while looking
+        return ""
+    return (f"read {min(spilled, total_bytes) / 1e6:,.1f} of {total_bytes / 1e6:,.1f} MB, "
+            f"{done:,} of {num_buckets:,} buckets written")
 
 
 def remove_shuffle(shuffle_dir):

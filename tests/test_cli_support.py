@@ -1,12 +1,14 @@
 """The CLI's shared guards: run_guarded's one-line errors and beam_log_aside's handling of Beam's log lines."""
 import errno
+import io
 import os
 import sys
 import threading
+import time
 
 import pytest
 
-from wptk.cli_support import beam_log_aside, run_guarded
+from wptk.cli_support import Ticker, beam_log_aside, run_guarded
 from wptk.errors import WptkError
 
 
@@ -74,3 +76,29 @@ def test_beam_log_aside_shows_no_log_after_a_user_error_or_an_interrupt(capfd, p
         with beam_log_aside("prog"):
             noisy_job(error)
     assert capfd.readouterr().err == "our own message\n"
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_ticker_redraws_its_status_on_a_terminal_until_stopped():
+    states = iter(["", "read 1.0 of 2.0 MB"] + ["read 2.0 of 2.0 MB"] * 1000)
+    terminal = FakeTerminal()
+    ticker = Ticker("job", lambda: next(states), stream=terminal, interval=0.01)
+    time.sleep(0.2)
+    ticker.stop()
+    lines = terminal.getvalue().split("\r")[1:]
+    assert lines[0].startswith("job: ") and lines[0].endswith(" s\x1b[K") and "MB" not in lines[0]
+    assert lines[1].startswith("job: read 1.0 of 2.0 MB, ")
+    assert lines[-1].startswith("job: read 2.0 of 2.0 MB, ") and lines[-1].endswith("\x1b[K\n")
+    assert not ticker.thread.is_alive()
+
+
+def test_ticker_is_silent_off_a_terminal():
+    stream = io.StringIO()
+    ticker = Ticker("job", lambda: "state", stream=stream, interval=0.01)
+    time.sleep(0.05)
+    ticker.stop()
+    assert stream.getvalue() == "" and ticker.thread is None

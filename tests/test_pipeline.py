@@ -602,6 +602,20 @@ def test_inputs_and_outputs_on_another_filesystem(corpus, tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------------------------- bad input
 
 
+def test_local_progress_reads_the_shuffle_directory(tmp_path):
+    shuffle = tmp_path / ".wptk-shuffle-x"
+    assert cpd.local_progress(shuffle, 3_000_000, 4) == ""          # before the first spill
+    shuffle.mkdir()
+    (shuffle / "a.docs").write_bytes(b"x" * 1_000_000)
+    (shuffle / "b.docs").write_bytes(b"x" * 500_000)
+    (shuffle / ".stats-00001.json.tmp-1").write_text("{}")          # a bucket still being written
+    assert cpd.local_progress(shuffle, 3_000_000, 4) == "read 1.5 of 3.0 MB, 0 of 4 buckets written"
+    (shuffle / "c.docs").write_bytes(b"x" * 1_600_000)               # spill records are a little larger
+    (shuffle / "stats-00001.json").write_text("{}")
+    (shuffle / "stats-00003.json").write_text("{}")
+    assert cpd.local_progress(shuffle, 3_000_000, 4) == "read 3.0 of 3.0 MB, 2 of 4 buckets written"
+
+
 def test_a_pattern_that_matches_nothing_or_a_directory(tmp_path, corpus):
     with pytest.raises(WptkError, match="input file not found: .*nothing"):
         run(tmp_path, f"{corpus},{tmp_path}/nothing*.txt")

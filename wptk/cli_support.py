@@ -4,6 +4,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import warnings
 
@@ -84,3 +85,36 @@ def _to_fd2(args):
     """threading.excepthook that writes the traceback to file descriptor 2, not to sys.stderr."""
     text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
     os.write(2, f"Exception in thread {getattr(args.thread, 'name', '?')}:\n{text}".encode("utf-8", "replace"))
+
+
+class Ticker:
+    """`label: status, seconds` redrawn on a terminal every `interval` seconds while long work runs out of sight
+    (a Beam job); nothing when the stream is not a terminal. `status()` gives the current state ("" for none)."""
+
+    def __init__(self, label, status, stream=None, interval=0.25):
+        self.stream = stream or sys.stderr
+        self.label, self.status, self.interval = label, status, interval
+        self.start = time.monotonic()
+        self._stop = threading.Event()
+        self.thread = None
+        if self.stream.isatty():
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self._draw()
+
+    def _draw(self):
+        status = self.status()
+        self.stream.write(f"\r{self.label}: {status + ', ' if status else ''}"
+                          f"{time.monotonic() - self.start:.1f} s\x1b[K")
+        self.stream.flush()
+
+    def stop(self):
+        if self.thread is not None:
+            self._stop.set()
+            self.thread.join()
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()

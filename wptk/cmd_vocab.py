@@ -2,7 +2,6 @@
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -169,13 +168,14 @@ def _count(wc, args, lower):
     """({word: count}, job summary) of the input files, counted by the Beam pipeline."""
     import logging
     from apache_beam.options.pipeline_options import PipelineOptions
-    from wptk.cli_support import beam_log_aside
+    from wptk.cli_support import Ticker, beam_log_aside
 
     options = PipelineOptions(_beam_argv(args))
     inputs = wc.match_text_inputs(args.input_file, args.check_text)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, beam_log_aside("wptk vocab"):
-        ticker = None if args.quiet else _Ticker("counting words", sum(s for _, s in inputs), wc.bytes_counted)
+        total = sum(s for _, s in inputs)
+        ticker = None if args.quiet else Ticker("counting words", lambda: _counted(wc.bytes_counted[0], total))
         prefix = args.keep_word_counts or os.path.join(tmp, "counts")
         try:
             info = wc.count_words(inputs, prefix, options, lower, args.multilingual,
@@ -213,36 +213,9 @@ def _summary(vocab, counted, output, seconds):
     return "\n".join(lines)
 
 
-class _Ticker:
-    """Shows `label: MB done (when the work runs in this process), seconds` on a terminal while Beam runs."""
-
-    def __init__(self, label, total, done, stream=None):
-        self.stream = stream or sys.stderr
-        self.label, self.total, self.done = label, total, done
-        self.start = time.monotonic()
-        self._stop = threading.Event()
-        self.thread = None
-        if self.stream.isatty():
-            self.thread = threading.Thread(target=self._run, daemon=True)
-            self.thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.25):
-            self._draw()
-
-    def _draw(self):
-        elapsed = time.monotonic() - self.start
-        done = f"{self.done[0] / 1e6:,.1f} of {self.total / 1e6:,.1f} MB, " if self.done[0] else ""
-        self.stream.write(f"\r{self.label}: {done}{elapsed:.1f} s\x1b[K")
-        self.stream.flush()
-
-    def stop(self):
-        if self.thread is not None:
-            self._stop.set()
-            self.thread.join()
-            self._draw()
-            self.stream.write("\n")
-            self.stream.flush()
+def _counted(done, total):
+    """Bytes counted so far, known when the counting runs in this process."""
+    return f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB" if done else ""
 
 
 class _LearnProgress:
