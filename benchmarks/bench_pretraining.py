@@ -44,6 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 from common import cpu_model, shared_data, version  # noqa: E402
+from wptk.pretraining import PretrainingConfig, estimated_memory  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
@@ -67,6 +68,8 @@ CHILD_ENV = {
     "PYTHONUNBUFFERED": "1",
 }
 
+CONFIG = PretrainingConfig(**{k: type(getattr(PretrainingConfig, k))(v) for k, v in FLAGS.items()
+                               if k != "do_lower_case"})
 GOAL_SPEEDUP = 100.0       # wptk input MB/s / reference input MB/s on the 4 MB input, at least
 GOAL_RSS_RATIO = 0.20      # wptk peak RSS / reference peak RSS on the 4 MB input, at most
 GOAL_GROWTH = 5.0          # wptk (RSS16 - RSS4) / (input16 - input4), RSS MB per input MB, at most
@@ -280,7 +283,8 @@ def main(argv=None):
             cmd = tool_command(tool, path, out, vocab)
             print(f"[{tool} / {label}] {fmt_cmd(cmd, tmp, root)}", flush=True)
             res = results.setdefault(key, dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=None,
-                                                rss=0, cpu=None, instances=None, ok=True, runs=0))
+                                                rss=0, cpu=None, instances=None, ok=True, runs=0,
+                                                estimate=estimated_memory([str(path)], CONFIG)))
             for _ in range(repeats):
                 if not res["ok"]:
                     break
@@ -381,6 +385,10 @@ def main(argv=None):
         print(f"    (context: {wptk_b['instances'] - wptk_s['instances']:,} more instances; "
               f"{(wptk_b['rss'] - wptk_s['rss']) / max(1, wptk_b['instances'] - wptk_s['instances']):.0f} bytes of RSS "
               f"per extra instance)")
+        fits = all(r["estimate"] >= r["rss"] for r in (wptk_s, wptk_b))
+        print(f"    (the command's own memory estimate, which warns when it exceeds the memory available, must err "
+              f"high: {wptk_s['estimate'] / MB:.0f} MB for {small_label}, {wptk_b['estimate'] / MB:.0f} MB for "
+              f"{big_label}: {'above both peaks' if fits else 'BELOW a measured peak'})")
     else:
         print("  wptk memory growth: not measured (a run failed)")
     if ref_s and ref_b:

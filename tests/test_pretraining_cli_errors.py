@@ -149,3 +149,18 @@ def test_log_examples_and_summary(work):
     assert code == 0, err
     assert err.count("*** Example ***") == 2 and "tokens: [CLS]" in err and "masked_lm_labels:" in err
     assert "2 documents, 4 sentences" in err and "instances" in err
+
+
+def test_a_warning_when_the_input_needs_more_memory_than_is_available(work, monkeypatch, capsys):
+    """The command still runs (the estimate errs high), but says where the memory would run out and what to use."""
+    import wptk.cli_support
+    from wptk import cli
+    args = ["create-pretraining-data", f"--input_file={work / 'in.txt'}", f"--output_file={work / 'out.tfrecord'}",
+            f"--vocab_file={work / 'vocab.txt'}", "--quiet"]
+    assert cli.main(args) == 0 and capsys.readouterr().err == ""
+    monkeypatch.setattr(wptk.cli_support, "available_memory", lambda: 50_000_000)
+    assert cli.main(args) == 0
+    assert capsys.readouterr().err == (
+        "wptk create-pretraining-data: warning: this input needs about 70 MB of memory in one process, more than "
+        "the 50 MB available: the Beam pipeline (python -m pipelines.create_pretraining_data) makes the same kind "
+        "of records with memory per bucket\n")

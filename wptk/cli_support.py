@@ -31,6 +31,18 @@ def run_guarded(prog, fn, *args):
         return 1
 
 
+def available_memory():
+    """Bytes of memory the system can give without swapping (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def setup_warnings(command):
     """Shows library warnings (e.g. a case mismatch) as one readable line on stderr, once each."""
     def show(message, category, filename, lineno, file=None, line=None):

@@ -1,6 +1,7 @@
 """`wptk create-pretraining-data`: google-research/bert's create_pretraining_data.py, same flags, same records."""
 import os
 import sys
+import warnings
 
 from wptk.errors import WptkError
 
@@ -83,8 +84,8 @@ def add_arguments(p):
 
 
 def run(args):
-    from wptk.cli_support import setup_warnings
-    from wptk.pretraining import PretrainingConfig, create_pretraining_data, expand_inputs
+    from wptk.cli_support import available_memory, setup_warnings
+    from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
     from wptk.textio import Utf8Decoder, refuse_overwriting_inputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
@@ -98,6 +99,11 @@ def run(args):
     if args.log_examples < 0:
         raise WptkError(f"--log_examples must be >= 0, got {args.log_examples}")
     inputs = expand_inputs(args.input_file)
+    need, available = estimated_memory(inputs, config), available_memory()
+    if available is not None and need > available:
+        warnings.warn(f"this input needs about {_size(need)} of memory in one process, more than the "
+                      f"{_size(available)} available: the Beam pipeline (python -m pipelines.create_pretraining_data) "
+                      "makes the same kind of records with memory per bucket", UserWarning)
     outputs = [p for p in args.output_file.split(",") if p]
     if not outputs:
         raise WptkError("--output_file names no file")
@@ -123,3 +129,7 @@ def run(args):
               f"tokens, {summary.random_next:,} random next) in {summary.seconds:.1f} s; wrote "
               f"{', '.join(summary.output_files)}", file=sys.stderr)
     return 0
+
+
+def _size(n):
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"

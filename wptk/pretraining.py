@@ -97,6 +97,18 @@ def expand_inputs(patterns):
     return files
 
 
+COMPRESSION_RATIO = 4       # text bytes per compressed byte, roughly, for an estimate
+
+
+def estimated_memory(input_files, config):
+    """About how many bytes of memory create_pretraining_data needs at its peak for these files, erring high:
+    the instance-dense end of bench_pretraining.py's measurements (70 MB, plus per input MB 1.2 MB of tokens and
+    0.4 MB of instances per dupe_factor pass); compressed files count COMPRESSION_RATIO times their size."""
+    from wptk.textio import decompressor
+    text_bytes = sum(os.path.getsize(p) * (COMPRESSION_RATIO if decompressor(p) else 1) for p in input_files)
+    return int(70e6 + text_bytes * (1.2 + 0.4 * config.dupe_factor))
+
+
 def directory_input(pattern):
     return WptkError(f"input {pattern} is a directory: name its files, or a glob such as "
                      f"{os.path.join(pattern, '*')}")
