@@ -23,7 +23,7 @@ from wptk._native.instances import InstanceBuilder, encode_records, materialize
 from wptk._native.pyrandom import CompatRandom
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
-from wptk.textio import Progress, Utf8Decoder, read_lines
+from wptk.textio import Progress, Utf8Decoder, decompressor, read_lines
 from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
 LINES_PER_BATCH = 8192
@@ -104,7 +104,6 @@ def estimated_memory(input_files, config):
     """About how many bytes of memory create_pretraining_data needs at its peak for these files, erring high:
     the instance-dense end of bench_pretraining.py's measurements (70 MB, plus per input MB 1.2 MB of tokens and
     0.4 MB of instances per dupe_factor pass); compressed files count COMPRESSION_RATIO times their size."""
-    from wptk.textio import decompressor
     text_bytes = sum(os.path.getsize(p) * (COMPRESSION_RATIO if decompressor(p) else 1) for p in input_files)
     return int(70e6 + text_bytes * (1.2 + 0.4 * config.dupe_factor))
 
