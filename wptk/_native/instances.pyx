@@ -115,19 +115,6 @@ cdef void store_init(Store* s, int max_seq_length, int max_pred) noexcept nogil:
     s.width[C_RANDOM_AT] = 4
 
 
-cdef int store_grow(Store* s) noexcept nogil:
-    cdef int64_t cap = s.cap * 2 if s.cap else 1024
-    cdef int k
-    cdef void* p
-    for k in range(N_COLUMNS):
-        p = realloc(s.col[k], cap * s.width[k] + 1)
-        if p == NULL:
-            return -1
-        s.col[k] = <char*>p
-    s.cap = cap
-    return 0
-
-
 cdef int store_reserve(Store* s, int64_t n, int64_t n_random) noexcept nogil:
     """Room for n instances and n_random random words, one allocation per column: pages become resident only
     when written, and a table that never grows is never copied (a doubling realloc may copy, holding both)."""
@@ -147,6 +134,10 @@ cdef int store_reserve(Store* s, int64_t n, int64_t n_random) noexcept nogil:
         s.random_ids = <int32_t*>p
         s.cap_random = n_random
     return 0
+
+
+cdef int store_grow(Store* s) noexcept nogil:
+    return store_reserve(s, s.cap * 2 if s.cap else 1024, 0)
 
 
 cdef int store_random_id(Store* s, int32_t tid) noexcept nogil:
