@@ -72,7 +72,8 @@ class RecordWriter:
                 raise naming(e, self.path) from None
             break
         self.tmp_path: Optional[str] = tmp
-        self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
+        # A small buffer: framed chunks (hundreds of KB) then go straight to the file instead of through a copy.
+        self._raw = os.fdopen(fd, "wb", buffering=1 << 16)
         self._out = (_gzip.GzipFile(filename="", mode="wb", fileobj=self._raw,
                                     compresslevel=_GZIP_LEVEL, mtime=0)
                      if self.gzip else self._raw)
