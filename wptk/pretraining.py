@@ -173,9 +173,10 @@ class VocabIds:
 class Instances:
     """Training instances in the order they are written. Instance i (a row of `arrays`) is
     [CLS] tokens[a_start:a_start+a_len] [SEP] tokens[b_start:b_start+b_len] [SEP] with the masked positions
-    positions[i, :n_masked[i]] (uint8 when max_seq_length <= 256, else uint16), each replaced by [MASK] (kind 0),
-    kept (1) or replaced by the next of the instance's random words random_ids[random_at[i]:] (2); the kind of
-    prediction k is bits 2(k%4)..2(k%4)+1 of kinds[i, k//4]. About 55 bytes per instance at the default flags."""
+    positions[i] up to its first 0 (no masked position is 0, [CLS]'s), each replaced by [MASK] (kind 0), kept (1)
+    or replaced by the next of the instance's random words random_ids[random_at[i]:] (2); the kind of prediction k
+    is bits 2(k%4)..2(k%4)+1 of kinds[i, k//4]. Lengths and positions are uint8 when max_seq_length <= 256, else
+    uint16. About 48 bytes per instance at the default flags."""
     arrays: dict
     order: np.ndarray       # int32: the final shuffle (row numbers of `arrays`)
 

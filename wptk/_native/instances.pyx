@@ -47,12 +47,12 @@ cdef struct Corpus:
 # Instance storage: one column per field, `width` bytes per instance; random replacement ids in their own array.
 cdef enum:
     C_A_START       # uint32: first token of segment A in the corpus
-    C_A_LEN         # uint16
+    C_A_LEN         # uint8 when max_seq_length <= 256 ("narrow"), else uint16
     C_B_START       # uint32
-    C_B_LEN         # uint16
+    C_B_LEN         # as C_A_LEN
     C_RANDOM_NEXT   # uint8
-    C_N_MASKED      # uint16
-    C_POSITIONS     # max_pred masked positions, sorted: uint8 when max_seq_length <= 256, else uint16
+    C_POSITIONS     # max_pred masked positions, sorted, then zeros (a masked position is never 0, [CLS]'s):
+                    # uint8 when narrow, else uint16
     C_KINDS         # 2 bits per position, 4 to a byte, low bits first: MASK_TOKEN, KEEP_ORIGINAL or RANDOM_WORD
     C_RANDOM_AT     # uint32: index of the instance's first random word in `random_ids`
     N_COLUMNS
@@ -62,10 +62,9 @@ cdef enum:
     KEEP_ORIGINAL = 1
     RANDOM_WORD = 2
 
-# name and dtype of each column; positions' dtype (None here) depends on max_seq_length: see narrow_positions
-COLUMNS = (("a_start", np.uint32), ("a_len", np.uint16), ("b_start", np.uint32), ("b_len", np.uint16),
-           ("random_next", np.uint8), ("n_masked", np.uint16), ("positions", None), ("kinds", np.uint8),
-           ("random_at", np.uint32))
+# name and dtype of each column; a dtype of None depends on max_seq_length: see narrow_positions
+COLUMNS = (("a_start", np.uint32), ("a_len", None), ("b_start", np.uint32), ("b_len", None),
+           ("random_next", np.uint8), ("positions", None), ("kinds", np.uint8), ("random_at", np.uint32))
 
 
 cdef struct Store:
@@ -95,7 +94,19 @@ cdef struct Work:
 
 
 cdef inline bint narrow_positions(int max_seq_length) noexcept nogil:
+    """Positions and segment lengths fit one byte."""
     return max_seq_length <= 256
+
+
+cdef inline int64_t small_at(const void* column, int64_t i, bint narrow) noexcept nogil:
+    return (<const uint8_t*>column)[i] if narrow else (<const uint16_t*>column)[i]
+
+
+cdef inline void put_small(void* column, int64_t i, int64_t value, bint narrow) noexcept nogil:
+    if narrow:
+        (<uint8_t*>column)[i] = <uint8_t>value
+    else:
+        (<uint16_t*>column)[i] = <uint16_t>value
 
 
 cdef inline int64_t kinds_width(int max_pred) noexcept nogil:
@@ -105,11 +116,10 @@ cdef inline int64_t kinds_width(int max_pred) noexcept nogil:
 cdef void store_init(Store* s, int max_seq_length, int max_pred) noexcept nogil:
     memset(s, 0, sizeof(Store))
     s.width[C_A_START] = 4
-    s.width[C_A_LEN] = 2
+    s.width[C_A_LEN] = 1 if narrow_positions(max_seq_length) else 2
     s.width[C_B_START] = 4
-    s.width[C_B_LEN] = 2
+    s.width[C_B_LEN] = s.width[C_A_LEN]
     s.width[C_RANDOM_NEXT] = 1
-    s.width[C_N_MASKED] = 2
     s.width[C_POSITIONS] = (1 if narrow_positions(max_seq_length) else 2) * max_pred
     s.width[C_KINDS] = kinds_width(max_pred)
     s.width[C_RANDOM_AT] = 4
@@ -281,11 +291,10 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
     if s.n == s.cap and store_grow(s) < 0:
         return -1
     (<uint32_t*>s.col[C_A_START])[s.n] = <uint32_t>a_start
-    (<uint16_t*>s.col[C_A_LEN])[s.n] = <uint16_t>a_len
+    put_small(s.col[C_A_LEN], s.n, a_len, narrow_positions(p.max_seq_length))
     (<uint32_t*>s.col[C_B_START])[s.n] = <uint32_t>b_start
-    (<uint16_t*>s.col[C_B_LEN])[s.n] = <uint16_t>b_len
+    put_small(s.col[C_B_LEN], s.n, b_len, narrow_positions(p.max_seq_length))
     (<uint8_t*>s.col[C_RANDOM_NEXT])[s.n] = random_next
-    (<uint16_t*>s.col[C_N_MASKED])[s.n] = <uint16_t>count
     (<uint32_t*>s.col[C_RANDOM_AT])[s.n] = <uint32_t>s.n_random
     cdef uint8_t* pos8 = <uint8_t*>(s.col[C_POSITIONS] + s.n * s.width[C_POSITIONS])
     cdef uint8_t* kinds = <uint8_t*>(s.col[C_KINDS] + s.n * s.width[C_KINDS])
@@ -441,7 +450,7 @@ cdef class InstanceBuilder:
         cdef int k
         result = {}
         for k, (name, dtype) in enumerate(COLUMNS):
-            if name == "positions":
+            if dtype is None:
                 dtype = np.uint8 if narrow_positions(self.p.max_seq_length) else np.uint16
             per_instance = self.s.width[k] // np.dtype(dtype).itemsize
             array = _adopt(<void**>&self.s.col[k], n * per_instance, dtype)
@@ -471,11 +480,10 @@ cdef object _adopt(void** ptr, int64_t n, dtype):
 # Read-only pointers into an instance table (the arrays of InstanceBuilder.finish).
 cdef struct Columns:
     const uint32_t* a_start
-    const uint16_t* a_len
+    const void* a_len               # uint8 (narrow) or uint16
     const uint32_t* b_start
-    const uint16_t* b_len
+    const void* b_len
     const uint8_t* random_next
-    const uint16_t* n_masked
     const void* positions           # [n, P], uint8 (narrow) or uint16
     const uint8_t* kinds            # [n, kinds_width(P)], 2 bits each
     bint narrow
@@ -499,17 +507,17 @@ cdef const void* _first(array, dtype, int ndim) except? NULL:
 cdef Columns columns_of(dict inst, int P) except *:
     cdef Columns c
     c.a_start = <const uint32_t*>_first(inst["a_start"], np.uint32, 1)
-    c.a_len = <const uint16_t*>_first(inst["a_len"], np.uint16, 1)
-    c.b_start = <const uint32_t*>_first(inst["b_start"], np.uint32, 1)
-    c.b_len = <const uint16_t*>_first(inst["b_len"], np.uint16, 1)
-    c.random_next = <const uint8_t*>_first(inst["random_next"], np.uint8, 1)
-    c.n_masked = <const uint16_t*>_first(inst["n_masked"], np.uint16, 1)
     c.narrow = inst["positions"].dtype == np.uint8
-    c.positions = _first(inst["positions"], np.uint8 if c.narrow else np.uint16, 2)
+    small = np.uint8 if c.narrow else np.uint16
+    c.a_len = _first(inst["a_len"], small, 1)
+    c.b_start = <const uint32_t*>_first(inst["b_start"], np.uint32, 1)
+    c.b_len = _first(inst["b_len"], small, 1)
+    c.random_next = <const uint8_t*>_first(inst["random_next"], np.uint8, 1)
+    c.positions = _first(inst["positions"], small, 2)
     c.kinds = <const uint8_t*>_first(inst["kinds"], np.uint8, 2)
     c.random_at = <const uint32_t*>_first(inst["random_at"], np.uint32, 1)
     c.random_ids = <const int32_t*>_first(inst["random_ids"], np.int32, 1)
-    c.n = len(inst["a_len"])
+    c.n = len(inst["a_start"])
     c.P = P
     if inst["positions"].shape != (c.n, P) or inst["kinds"].shape != (c.n, kinds_width(P)):
         raise ValueError(f"instance table has {inst['positions'].shape[1]} predictions per instance, not {P}")
@@ -521,24 +529,25 @@ cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int
                          int* count) noexcept nogil:
     """Instance r as model input: row[:n] = [CLS] A [SEP] B [SEP] with the masking applied, the masked
     positions and their original ids in mpos/mids[:count]; returns n."""
-    cdef int at, k, pos, kind, cnt = c.n_masked[r]
+    cdef int at, k, pos, kind, cnt = c.P
     cdef const uint8_t* kinds = c.kinds + r * kinds_width(c.P)
     cdef int64_t at_random = c.random_at[r]
+    cdef int64_t a_len = small_at(c.a_len, r, c.narrow), b_len = small_at(c.b_len, r, c.narrow)
     row[0] = cls_id
-    memcpy(row + 1, &tokens[c.a_start[r]], c.a_len[r] * sizeof(int32_t))
-    at = 1 + c.a_len[r]
+    memcpy(row + 1, &tokens[c.a_start[r]], a_len * sizeof(int32_t))
+    at = <int>(1 + a_len)
     row[at] = sep_id
     at += 1
     seg_a[0] = at
-    memcpy(row + at, &tokens[c.b_start[r]], c.b_len[r] * sizeof(int32_t))
-    at += c.b_len[r]
+    memcpy(row + at, &tokens[c.b_start[r]], b_len * sizeof(int32_t))
+    at += <int>b_len
     row[at] = sep_id
     at += 1
-    for k in range(cnt):
-        if c.narrow:
-            pos = (<const uint8_t*>c.positions)[r * c.P + k]
-        else:
-            pos = (<const uint16_t*>c.positions)[r * c.P + k]
+    for k in range(c.P):
+        pos = <int>small_at(c.positions, r * c.P + k, c.narrow)
+        if pos == 0:            # the masked positions end
+            cnt = k
+            break
         kind = (kinds[k >> 2] >> (2 * (k & 3))) & 3
         mpos[k] = pos
         mids[k] = row[pos]
