@@ -14,8 +14,8 @@ How the job runs, and what makes its output exact and reproducible:
    offset of the blank line just before the document (0 for a document starting at offset 0). A reader skips
    the document its range starts inside and reads past its end to finish its last document, so every document
    is read exactly once, whatever the split points (also dynamic splits). Compressed files (by extension) are
-   read whole; a truncated or corrupt one is an error (``CompressedInput``). ``--split_sentences`` first splits every line (one paragraph per line) into sentences with
-   ``split_sentences``.
+   read whole; a truncated or corrupt one is an error (``CompressedInput``). ``--split_sentences`` first splits
+   every line (one paragraph per line) into sentences with ``split_sentences``.
 2. Bucketing. A document's text is its lines joined by "\\n" (after decoding, and after sentence splitting);
    ``document_digest(random_seed, text)`` = blake2b-128 of ``b"%d\\n" % random_seed + UTF-8 text``; its bucket is
    the first 8 digest bytes, big-endian, modulo ``--num_buckets``. Membership depends only on the seed and the
@@ -1035,25 +1035,20 @@ def run(argv):
     from wptk.cli_support import Ticker, beam_log_aside
     # A local job's Beam log lines would bury the summary (a progress line stands in for them); a remote job's
     # progress is in them.
-    local = type(runner).__name__ in LOCAL_RUNNERS
+    local = type(runner).__name__ in LOCAL_RUNNERS and is_local(settings["shuffle_dir"])
+    ticker = Ticker(PROG, lambda: local_progress(settings["shuffle_dir"], total, args.num_buckets),
+                    enabled=False if args.quiet or not local else None)
     try:
-        with beam_log_aside(PROG) if local else contextlib.nullcontext(), worker_errors_as_user_errors():
-            shuffle_dir = settings["shuffle_dir"]
-            ticker = (Ticker(PROG, lambda: local_progress(shuffle_dir, total, args.num_buckets))
-                      if local and not args.quiet and is_local(shuffle_dir) else None)
+        with beam_log_aside(PROG) if local else contextlib.nullcontext(), worker_errors_as_user_errors(), ticker:
+            p = beam.Pipeline(runner=runner, options=options)
+            build_pipeline(p, inputs, settings)
+            result = p.run()
             try:
-                p = beam.Pipeline(runner=runner, options=options)
-                build_pipeline(p, inputs, settings)
-                result = p.run()
-                try:
-                    state = result.wait_until_finish()
-                finally:
-                    client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
-                    if client is not None and hasattr(client, "close"):
-                        client.close()
+                state = result.wait_until_finish()
             finally:
-                if ticker is not None:
-                    ticker.stop()
+                client = getattr(result, "client", None)    # DaskRunner leaves its dask client open
+                if client is not None and hasattr(client, "close"):
+                    client.close()
         if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
             raise RuntimeError(f"the pipeline ended in state {state}")
         metrics = query_metrics(result)

@@ -86,9 +86,8 @@ class FakeTerminal(io.StringIO):
 def test_ticker_redraws_its_status_on_a_terminal_until_stopped():
     states = iter(["", "read 1.0 of 2.0 MB"] + ["read 2.0 of 2.0 MB"] * 1000)
     terminal = FakeTerminal()
-    ticker = Ticker("job", lambda: next(states), stream=terminal, interval=0.01)
-    time.sleep(0.2)
-    ticker.stop()
+    with Ticker("job", lambda: next(states), stream=terminal, interval=0.01) as ticker:
+        time.sleep(0.2)
     lines = terminal.getvalue().split("\r")[1:]
     assert lines[0].startswith("job: ") and lines[0].endswith(" s\x1b[K") and "MB" not in lines[0]
     assert lines[1].startswith("job: read 1.0 of 2.0 MB, ")
@@ -96,9 +95,8 @@ def test_ticker_redraws_its_status_on_a_terminal_until_stopped():
     assert not ticker.thread.is_alive()
 
 
-def test_ticker_is_silent_off_a_terminal():
-    stream = io.StringIO()
-    ticker = Ticker("job", lambda: "state", stream=stream, interval=0.01)
-    time.sleep(0.05)
-    ticker.stop()
+@pytest.mark.parametrize("stream, enabled", [(io.StringIO(), None), (FakeTerminal(), False)])
+def test_ticker_is_silent_off_a_terminal_or_when_disabled(stream, enabled):
+    with Ticker("job", lambda: "state", stream=stream, interval=0.01, enabled=enabled) as ticker:
+        time.sleep(0.05)
     assert stream.getvalue() == "" and ticker.thread is None

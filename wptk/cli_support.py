@@ -100,18 +100,31 @@ def _to_fd2(args):
 
 
 class Ticker:
-    """`label: status, seconds` redrawn on a terminal every `interval` seconds while long work runs out of sight
-    (a Beam job); nothing when the stream is not a terminal. `status()` gives the current state ("" for none)."""
+    """A context in which `label: status, seconds` is redrawn on a terminal every `interval` seconds while long
+    work runs out of sight (a Beam job). `status()` gives the current state ("" for none). Shown when `enabled`
+    (default: when the stream, sys.stderr as the context starts, is a terminal)."""
 
-    def __init__(self, label, status, stream=None, interval=0.25):
-        self.stream = stream or sys.stderr
+    def __init__(self, label, status, stream=None, interval=0.25, enabled=None):
         self.label, self.status, self.interval = label, status, interval
-        self.start = time.monotonic()
+        self.stream, self.enabled = stream, enabled
         self._stop = threading.Event()
         self.thread = None
-        if self.stream.isatty():
+
+    def __enter__(self):
+        self.stream = self.stream or sys.stderr
+        self.start = time.monotonic()
+        if self.stream.isatty() if self.enabled is None else self.enabled:
             self.thread = threading.Thread(target=self._run, daemon=True)
             self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.thread is not None:
+            self._stop.set()
+            self.thread.join()
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
 
     def _run(self):
         while not self._stop.wait(self.interval):
@@ -122,11 +135,3 @@ class Ticker:
         self.stream.write(f"\r{self.label}: {status + ', ' if status else ''}"
                           f"{time.monotonic() - self.start:.1f} s\x1b[K")
         self.stream.flush()
-
-    def stop(self):
-        if self.thread is not None:
-            self._stop.set()
-            self.thread.join()
-            self._draw()
-            self.stream.write("\n")
-            self.stream.flush()

@@ -173,16 +173,14 @@ def _count(wc, args, lower):
     options = PipelineOptions(_beam_argv(args))
     inputs = wc.match_text_inputs(args.input_file, args.check_text)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    total = sum(s for _, s in inputs)
+    ticker = Ticker("counting words", lambda: _counted(wc.bytes_counted[0], total),
+                    enabled=False if args.quiet else None)
     with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, beam_log_aside("wptk vocab"):
-        total = sum(s for _, s in inputs)
-        ticker = None if args.quiet else Ticker("counting words", lambda: _counted(wc.bytes_counted[0], total))
         prefix = args.keep_word_counts or os.path.join(tmp, "counts")
-        try:
+        with ticker:
             info = wc.count_words(inputs, prefix, options, lower, args.multilingual,
                                   max(1, int(args.input_split_mb * (1 << 20))), args.num_shards)
-        finally:
-            if ticker:
-                ticker.stop()
         counts, _ = wc.read_counts(prefix)
     return counts, info
 
