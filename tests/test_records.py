@@ -473,7 +473,7 @@ def test_full_disk_errors_name_the_target_and_leave_nothing(tmp_path):
     even though closing the temporary file fails again."""
     target = tmp_path / "out.tfrecord"
     w = RecordWriter(target)
-    w._raw = w._out = _FullDisk(w._raw)
+    w._raw = w._out = w._file.file = _FullDisk(w._raw)
     with pytest.raises(OSError) as raised:
         with w:
             w.write(b"record")

@@ -1,10 +1,10 @@
 """Reading text lines the way the reference does, writing files atomically, and progress on stderr."""
 import bz2
 import gzip
+import itertools
 import lzma
 import os
 import sys
-import tempfile
 import time
 import zlib
 
@@ -105,22 +105,33 @@ def refuse_overwriting_inputs(outputs, inputs, flag):
             raise WptkError(f"{flag} {out} is also an input file: writing it would replace the input")
 
 
+_tmp_numbers = itertools.count()
+
+
 class AtomicFile:
-    """A file written under a temporary name in the target directory and renamed into place on success;
-    on failure the temporary file is removed, so no partial output ever exists under the target name.
+    """A file written under a temporary name (`.{name}.tmp-{pid}-{n}`) in the target directory and renamed into
+    place on commit: flushed, fsynced, renamed, the directory fsynced. On failure or `abort()` the temporary file
+    is removed, so no partial output ever exists under the target name (an existing target stays untouched).
     OSErrors (a full disk, a directory without write permission) name the target file."""
 
-    def __init__(self, path, mode="wb"):
+    def __init__(self, path, mode="wb", buffering=-1):
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise WptkError(f"output directory does not exist: {os.path.dirname(path) or '.'}")
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                            dir=directory)
-        except OSError as e:
-            raise naming(e, path) from None
-        self.file = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        while True:
+            self.tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}-{next(_tmp_numbers)}")
+            try:
+                fd = os.open(self.tmp, flags, 0o666)    # the umask applies, as to a plain open()
+                break
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise naming(e, path) from None
+        self.file = os.fdopen(fd, mode, buffering,
+                              **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
+        self.done = False
 
     def __enter__(self):
         return self.file
@@ -143,8 +154,14 @@ class AtomicFile:
         except OSError as e:
             self.abort()
             raise naming(e, self.path) from None
+        self.done = True
+        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
 
     def abort(self):
+        """Discards what was written. Idempotent; a no-op after a commit."""
+        if self.done:
+            return
+        self.done = True
         try:
             self.file.close()       # may fail again flushing what a full disk refused
         except OSError:
@@ -153,6 +170,20 @@ class AtomicFile:
             os.unlink(self.tmp)
         except FileNotFoundError:
             pass
+
+
+def _fsync_dir(directory):
+    """Makes a rename in `directory` durable (where directories can be opened)."""
+    try:
+        fd = os.open(directory or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Progress:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip as _gzip
-import itertools
 import os
 import struct
 import zlib
@@ -27,6 +26,7 @@ from wptk._native.records import crc32c as _crc32c
 from wptk._native.records import frame_record as _frame_record
 from wptk._native.records import masked_crc32c as _masked_crc32c
 from wptk.errors import naming
+from wptk.textio import AtomicFile
 
 __all__ = ["RecordWriter", "read_records", "frame_record", "masked_crc32c", "crc32c"]
 
@@ -38,7 +38,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 _GZIP_LEVEL = 6
 _WRITEBACK_BYTES = 8 << 20      # start the disk write of every this many bytes, so close()'s fsync is short
-_tmp_counter = itertools.count()
 
 
 class RecordWriter:
@@ -48,32 +47,21 @@ class RecordWriter:
     ...     w.write_framed(frame_examples(...))   # already-framed records
     ...     w.write(payload)                      # one record, framed here
 
-    Data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory; ``close()`` flushes,
-    fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()`` -- also
-    called when the ``with`` block raises -- deletes the temporary file and leaves any existing
-    ``path`` untouched. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
+    The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory;
+    ``close()`` flushes, fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()``
+    -- also called when the ``with`` block raises -- deletes the temporary file and leaves any existing ``path``
+    untouched. OSErrors name ``path``. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
     output bytes are reproducible) readable with ``compression_type="GZIP"``.
     """
 
     def __init__(self, path: PathLike, gzip: bool = False):
         self.path = os.path.abspath(os.fspath(path))
         self.gzip = bool(gzip)
-        directory, name = os.path.split(self.path)
-        if not name:
+        if not os.path.basename(self.path):
             raise ValueError(f"RecordWriter needs a file path, got {path!r}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        while True:
-            tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{next(_tmp_counter)}")
-            try:
-                fd = os.open(tmp, flags, 0o666)  # umask applies, like a plain open()
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise naming(e, self.path) from None
-            break
-        self.tmp_path: Optional[str] = tmp
         # A small buffer: framed chunks (hundreds of KB) then go straight to the file instead of through a copy.
-        self._raw = os.fdopen(fd, "wb", buffering=1 << 16)
+        self._file = AtomicFile(self.path, "wb", buffering=1 << 16)
+        self._raw = self._file.file
         self._out = (_gzip.GzipFile(filename="", mode="wb", fileobj=self._raw,
                                     compresslevel=_GZIP_LEVEL, mtime=0)
                      if self.gzip else self._raw)
@@ -83,6 +71,11 @@ class RecordWriter:
         self._writeback_at = _WRITEBACK_BYTES   # bytes_written at which to start the next write-back
         self._closed = False
 
+    @property
+    def tmp_path(self) -> Optional[str]:
+        """The temporary file while writing; None once closed or aborted."""
+        return None if self._closed else self._file.tmp
+
     # -- writing ------------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
@@ -90,7 +83,7 @@ class RecordWriter:
 
     @contextlib.contextmanager
     def _about_path(self):
-        """OSErrors raised inside name the target file (a failed write names none, a failed open the temporary)."""
+        """OSErrors raised inside name the target file (a failed write names none)."""
         try:
             yield
         except OSError as e:
@@ -135,40 +128,30 @@ class RecordWriter:
         return self._closed
 
     def close(self) -> None:
-        """Finish the file: flush, fsync, rename onto ``path``. Idempotent."""
+        """Finish the file: write the gzip trailer, then commit it (flush, fsync, rename). Idempotent."""
         if self._closed:
             return
         try:
-            with self._about_path():
-                if self._out is not self._raw:
+            if self._out is not self._raw:
+                with self._about_path():
                     self._out.close()           # writes the gzip trailer; leaves _raw open
-                self._raw.flush()
-                os.fsync(self._raw.fileno())
-                self._raw.close()
-                os.replace(self.tmp_path, self.path)
+            self._file.commit()                 # on failure it removes the temporary file itself
         except BaseException:
             self.abort()
             raise
         self._closed = True
-        self.tmp_path = None
-        _fsync_dir(os.path.dirname(self.path))
 
     def abort(self) -> None:
         """Discard everything written; remove the temporary file. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        for f in (self._out, self._raw):
+        if self._out is not self._raw:
             try:
-                f.close()
+                self._out.close()
             except Exception:
                 pass
-        tmp, self.tmp_path = self.tmp_path, None
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+        self._file.abort()
 
     def __enter__(self) -> "RecordWriter":
         return self
@@ -190,19 +173,6 @@ class RecordWriter:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"RecordWriter({self.path!r}, gzip={self.gzip}) [{state}]"
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read_exact(f, n: int) -> bytes:
