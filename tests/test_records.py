@@ -490,6 +490,16 @@ def test_full_disk_errors_name_the_target_and_leave_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_atomic_files_get_the_mode_a_plain_open_gives(tmp_path):
+    (tmp_path / "plain").write_bytes(b"")
+    expected = (tmp_path / "plain").stat().st_mode
+    with AtomicFile(tmp_path / "a.txt", "w") as f:
+        f.write("x")
+    with RecordWriter(tmp_path / "b.tfrecord") as w:
+        w.write(b"x")
+    assert (tmp_path / "a.txt").stat().st_mode == expected == (tmp_path / "b.tfrecord").stat().st_mode
+
+
 def test_gzip_output_is_reproducible(tmp_path):
     blob = frame(make_instances(np.random.default_rng(5), 50, 64, 8))
     outs = []
