@@ -21,8 +21,9 @@ BATCH_LINES = 4096
 
 
 def add_arguments(p):
-    p.add_argument("files", nargs="*", metavar="FILE", help="input files (default: stdin; '-' also means stdin); .gz, .bz2, .xz and .lzma "
-                   "files are decompressed")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="input files (default: stdin; '-' also means stdin); .gz, .bz2, .xz and .lzma files are "
+                        "decompressed")
     p.add_argument("--vocab", "--vocab_file", dest="vocab", required=True,
                    help="WordPiece vocab file, one token per line (id = line number)")
     case = p.add_mutually_exclusive_group()
