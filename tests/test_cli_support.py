@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from wptk.cli_support import Ticker, beam_log_aside, run_guarded
+from wptk.cli_support import Ticker, available_memory, beam_log_aside, run_guarded
 from wptk.errors import WptkError
 
 
@@ -100,3 +100,24 @@ def test_ticker_is_silent_off_a_terminal_or_when_disabled(stream, enabled):
     with Ticker("job", lambda: "state", stream=stream, interval=0.01, enabled=enabled) as ticker:
         time.sleep(0.05)
     assert stream.getvalue() == "" and ticker.thread is None
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"/proc/meminfo": "MemTotal: 4000 kB\nMemAvailable: 3000 kB\n"}, 3000 * 1024),
+    ({"/proc/meminfo": "MemAvailable: 3000 kB\n", "/sys/fs/cgroup/memory.max": "max\n",
+      "/sys/fs/cgroup/memory.current": "5\n"}, 3000 * 1024),                        # v2 without a limit
+    ({"/proc/meminfo": "MemAvailable: 3000 kB\n", "/sys/fs/cgroup/memory.max": "2000000\n",
+      "/sys/fs/cgroup/memory.current": "500000\n"}, 1500000),                        # a container's v2 limit
+    ({"/proc/meminfo": "MemAvailable: 3000 kB\n", "/sys/fs/cgroup/memory/memory.limit_in_bytes": "1000000\n",
+      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "1200000\n"}, 0),                # v1, over its limit
+    ({}, None),
+])
+def test_available_memory_is_the_smaller_of_the_system_and_the_container(monkeypatch, files, expected):
+    import wptk.cli_support
+    monkeypatch.setattr(wptk.cli_support, "_read", files.get)
+    assert available_memory() == expected
+
+
+def test_available_memory_on_this_machine():
+    room = available_memory()
+    assert room is None or 0 <= room < 1 << 50

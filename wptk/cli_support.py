@@ -31,16 +31,31 @@ def run_guarded(prog, fn, *args):
         return 1
 
 
+_CGROUP_MEMORY = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),                   # v2
+                  ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
 def available_memory():
-    """Bytes of memory the system can give without swapping (Linux MemAvailable), or None if unknown."""
+    """Bytes of memory this process can still get without swapping: Linux's MemAvailable, and no more than its
+    container's memory limit (cgroup v2 or v1) leaves; None if unknown."""
+    room = []
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemAvailable:") and line.split()[1].isdigit():
+            room.append(int(line.split()[1]) * 1024)
+    for limit_path, usage_path in _CGROUP_MEMORY:
+        limit, usage = (_read(limit_path) or "").strip(), (_read(usage_path) or "").strip()
+        if limit.isdigit() and usage.isdigit():     # a v2 limit of "max" is no limit
+            room.append(max(0, int(limit) - int(usage)))
+            break
+    return min(room) if room else None
+
+
+def _read(path):
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        with open(path, encoding="ascii") as f:
+            return f.read()
+    except (OSError, ValueError):
+        return None
 
 
 def setup_warnings(command):
