@@ -735,7 +735,7 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
             documents = read_raw_documents(f, 0, float("inf"), lambda key: True, path, self.max_document_bytes,
                                            seekable=False)
         else:
-            f = _open(path, CompressionTypes.UNCOMPRESSED)
+            f = open_input(path, CompressionTypes.UNCOMPRESSED)
             documents = read_raw_documents(f, restriction.start, restriction.stop, tracker.try_claim, path,
                                            self.max_document_bytes)
         buffers, buffered, n = {}, 0, 0
@@ -758,7 +758,8 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
         self.dropped_lines.inc(decoder.bad_lines)
 
 
-def _open(path, compression):
+def open_input(path, compression):
+    """`path` opened with Beam's FileSystems; a WptkError naming it when that fails."""
     try:
         return FileSystems.open(path, compression_type=compression)
     except Exception as e:
@@ -774,7 +775,7 @@ class CompressedInput:
     def __init__(self, path):
         self.path = path
         decompress = decompressor(path)
-        self.raw = _open(path, CompressionTypes.UNCOMPRESSED if decompress else CompressionTypes.AUTO)
+        self.raw = open_input(path, CompressionTypes.UNCOMPRESSED if decompress else CompressionTypes.AUTO)
         self.file = decompress(self.raw) if decompress else self.raw
 
     def read(self, size=-1):

@@ -30,7 +30,7 @@ import zlib
 
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
     CompressedInput, check_text_file, first_line_start, is_compressed, job_metrics, make_runner, match_inputs,
-    unknown_beam_flags, worker_errors_as_user_errors, write_atomic)
+    open_input, unknown_beam_flags, worker_errors_as_user_errors, write_atomic)
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
@@ -74,15 +74,7 @@ def split_ranges(inputs, split_bytes):
 def read_range(path, start, stop, compressed):
     """Chunks of whole lines (bytes) of the lines that start in [start, stop) of `path` (all of a compressed
     file): the range reads past `stop` to finish its last line, and skips a line that began before `start`."""
-    if compressed:
-        f = CompressedInput(path)
-    else:
-        try:
-            f = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        except Exception as e:
-            raise WptkError(f"cannot read {path}: {str(e).strip().splitlines()[0] if str(e).strip() else e}") \
-                from None
-    with f:
+    with CompressedInput(path) if compressed else open_input(path, CompressionTypes.UNCOMPRESSED) as f:
         if compressed:
             remaining = float("inf")
         else:
