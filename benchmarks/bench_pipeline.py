@@ -8,9 +8,10 @@ between them and repeated until the target size (MB = 10^6 bytes), cut at a docu
 after the first appends " [copy k]" to the first line of every document, so that documents stay distinct: the
 pipeline puts identical documents into the same bucket, and exact duplicates would make buckets uneven.
 
-Runs (each a fresh process, timed from start to exit; outputs go to --workdir, a tmpfs by default so that disk
-bandwidth does not decide the result, and are deleted after each run). The machine may be shared: every round runs
-every configuration once, interleaved, and each configuration reports its best round:
+Runs (each a fresh process, timed from start to exit, importing wptk and pipelines from bytecode compiled first;
+outputs go to --workdir, a tmpfs by default so that disk bandwidth does not decide the result, and are deleted
+after each run). The machine may be shared: every round runs every configuration once, interleaved, and each
+configuration reports its best round:
 
   pipeline   python -m pipelines.create_pretraining_data --runner=DirectRunner --direct_num_workers=W on Beam's
              FnApiRunner, with --num_buckets = input MB / --bucket-mb, so that a bucket holds the same amount of
@@ -62,7 +63,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
-from common import cpu_model, version  # noqa: E402
+from common import compile_bytecode, cpu_model, version  # noqa: E402
 
 MB = 1e6
 FLAGS = ["--do_lower_case=True", "--max_seq_length=128", "--max_predictions_per_seq=20", "--random_seed=12345",
@@ -250,6 +251,7 @@ def main(argv=None):
           f"bert-tensorflow {version('bert-tensorflow')}, tensorflow {version('tensorflow')}")
     print(f"command: {' '.join(shlex.quote(a) for a in [sys.executable.rsplit('/', 1)[-1]] + sys.argv)}")
     print(f"workdir: {work} (inputs and outputs){' - tmpfs' if str(work).startswith('/dev/shm') else ''}")
+    print(compile_bytecode())
     sizes = sorted(args.sizes)
     failures, rows, input_mb = [], {}, {}
     try:
