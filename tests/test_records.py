@@ -299,7 +299,7 @@ def _edge_instances():
     negative ids (10-byte varints), P == 0 handled separately."""
     L, P = 16, 5
     ids = np.tile(np.array([0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455,
-                            268435456, 2**31 - 1, -1, -(2**31), 5, 6, 7], np.int32), (6, 1))
+                            268435456, 2**31 - 1, -1, -(2**31), 131071, 131072, 7], np.int32), (6, 1))
     return dict(
         input_ids=ids,
         lengths=np.array([0, 16, 16, 3, 16, 10], np.int32),
@@ -343,7 +343,7 @@ def test_payload_edge_cases_match_tf_train_example(tf):
     for i, payload in enumerate(payloads):
         _assert_payload_matches_reference(tf, payload, reference_example(tf, inst, i))
     parsed = tf.train.Example.FromString(payloads[1]).features.feature
-    assert list(parsed["input_ids"].int64_list.value)[-5:] == [2**31 - 1, -1, -(2**31), 5, 6, 7][-5:]
+    assert list(parsed["input_ids"].int64_list.value)[-5:] == [-1, -(2**31), 131071, 131072, 7]
     assert list(parsed["masked_lm_ids"].int64_list.value) == [103, -5, 2**31 - 1, 0, 1]
 
 

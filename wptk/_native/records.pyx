@@ -279,36 +279,43 @@ cdef inline uint8_t* _put_entry_head(uint8_t* o, const char* key, size_t keylen,
     return o
 
 
-cdef inline uint64_t _spread7(uint32_t u) noexcept nogil:
-    """The low 28 bits of u as four 7-bit groups, one per byte, little-endian (continuation bits clear)."""
-    return ((<uint64_t>u & 0x7Fu) | ((<uint64_t>u << 1) & 0x7F00u) | ((<uint64_t>u << 2) & 0x7F0000u)
-            | ((<uint64_t>u << 3) & 0x7F000000u))
+cdef enum:
+    _VARINT_TABLE_SIZE = 1 << 17     # every id of BERT's vocabularies (multilingual: 119,547) and every position
 
 
-cdef uint64_t[5] _CONTINUATION = [0x0u, 0x80u, 0x8080u, 0x808080u, 0x80808080u]
+# _VARINT[x] for 0 <= x < _VARINT_TABLE_SIZE: x's varint bytes in the low 24 bits (little-endian, at most 3 for
+# x < 2**21), their count in the top 8 bits. One load instead of computing the groups for every value.
+cdef uint32_t _VARINT[_VARINT_TABLE_SIZE]
+
+
+cdef void _build_varint_table() noexcept:
+    cdef uint32_t x, n
+    for x in range(_VARINT_TABLE_SIZE):
+        n = _vsz32(<int32_t>x)
+        _VARINT[x] = ((x & 0x7Fu) | ((x << 1) & 0x7F00u) | ((x << 2) & 0x7F0000u)
+                      | (0x808080u & ((1u << (8 * (n - 1))) - 1u)) | (n << 24))
+
+
+_build_varint_table()
 
 
 cdef inline uint8_t* _put_int_values(uint8_t* o, const int32_t* v, size_t count,
                                      size_t width) noexcept nogil:
-    # Values below 2**28 (every token id and position): the whole varint is built in a register and stored
-    # as one 4-byte little-endian word, of which only its length counts. Callers leave at least 4 bytes of
-    # room after every value run: in a record, every run is followed by more of the record.
+    # A table value is stored as one 4-byte little-endian word, of which only its varint bytes count (the next
+    # store overwrites the rest). Callers leave at least 4 bytes of room after every value run: in a record,
+    # every run is followed by more of the record.
     cdef size_t j
-    cdef int32_t x
-    cdef uint32_t n
-    cdef uint64_t w
+    cdef uint32_t x, e
     for j in range(count):
-        x = v[j]
-        if 0 <= x < 0x10000000:
-            n = _vsz32(x)
-            w = _spread7(<uint32_t>x) | _CONTINUATION[n - 1]
-            o[0] = <uint8_t>w
-            o[1] = <uint8_t>(w >> 8)
-            o[2] = <uint8_t>(w >> 16)
-            o[3] = <uint8_t>(w >> 24)
-            o += n
+        x = <uint32_t>v[j]
+        if x < _VARINT_TABLE_SIZE:
+            e = _VARINT[x]
+            o[0] = <uint8_t>e
+            o[1] = <uint8_t>(e >> 8)
+            o[2] = <uint8_t>(e >> 16)
+            o += e >> 24
         else:
-            o = _put_varint(o, _as_varint_value(x))
+            o = _put_varint(o, _as_varint_value(<int32_t>x))
     if width > count:
         memset(o, 0, width - count)
         o += width - count
