@@ -393,7 +393,7 @@ def engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict
     one, two = (label(big, w, buckets_of[big]) for w in (1, 2))
     r1, r2 = rate(one), rate(two)
     if r1 and r2:
-        print(f"  scaling ({big:g} MB): 2 workers {r2:.2f} MB/s / 1 worker {r1:.2f} MB/s = {r2 / r1:.2f}x "
+        print(f"  scaling ({big:g} MB): 2 workers {r2:.2f} MB/s / 1 worker {r1:.2f} MB/s = {r2 / r1:.3f}x "
               f"(goal >= {GOAL_SCALING}x): {verdict(r2 / r1 >= GOAL_SCALING)}")
         print(f"    cpu seconds 1 worker {rows[one]['cpu']:.1f}, 2 workers {rows[two]['cpu']:.1f}; wall 1 worker "
               f"{rows[one]['wall']:.1f} s, 2 workers {rows[two]['wall']:.1f} s")
@@ -438,12 +438,12 @@ def engine_per_core(label, sizes, buckets_of, rate, ref_rate, verdict, skip_refe
             per_core[size] = pipeline_rate / 2
             ratio = per_core[size] / wptk_rate
             print(f"  per core vs wptk create-pretraining-data ({size:g} MB): pipeline {pipeline_rate:.2f} MB/s / 2 "
-                  f"cores = {per_core[size]:.2f} MB/s per core / wptk {wptk_rate:.2f} MB/s = {ratio:.2f} "
+                  f"cores = {per_core[size]:.2f} MB/s per core / wptk {wptk_rate:.2f} MB/s = {ratio:.3f} "
                   f"(goal >= {GOAL_VS_WPTK}): {verdict(ratio >= GOAL_VS_WPTK)}")
     for size, value in per_core.items():
         if ref_rate:
             print(f"  per core vs reference ({size:g} MB): pipeline {value:.2f} MB/s per core / reference "
-                  f"(corpus sample) {ref_rate:.3f} MB/s = {value / ref_rate:.0f}x "
+                  f"(corpus sample) {ref_rate:.3f} MB/s = {value / ref_rate:.1f}x "
                   f"(goal >= {GOAL_VS_REF:.0f}x): {verdict(value / ref_rate >= GOAL_VS_REF)}")
     if per_core and not ref_rate and not skip_reference:
         print("  per core vs reference: not measured (the reference did not run)")
