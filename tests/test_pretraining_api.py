@@ -26,7 +26,40 @@ def test_input_format_blank_lines_and_empty_documents(tokenizer):
     assert docs.tokens.tolist() == [5, 6, 7, 8, 10, 1, 5]
     assert docs.sentences.tolist() == [0, 2, 3, 5, 6, 7]
     assert docs.documents.tolist() == [0, 2, 4, 5]
-    assert docs.tokens.dtype == np.int32 and docs.n_documents == 3 and docs.n_sentences == 5
+    assert docs.tokens.dtype == np.uint16 and docs.n_documents == 3 and docs.n_sentences == 5
+
+
+def test_token_ids_are_uint16_when_every_id_fits_and_int32_otherwise():
+    small = {t: i for i, t in enumerate(VOCAB)}
+    assert pt.token_dtype(small) == np.uint16
+    assert pt.token_dtype({**small, "big": 65535}) == np.uint16
+    assert pt.token_dtype({**small, "big": 65536}) == np.int32      # e.g. the multilingual vocab
+    del small["[UNK]"]
+    assert pt.token_dtype(small) == np.int32                        # an unknown word would be id -1
+
+
+def test_int32_and_uint16_tokens_give_the_same_records(tmp_path):
+    """Documents built by hand may hold int32 ids; the kernels read both widths alike."""
+    root = require_shared() / "golden" / "pretraining" / "austen_defaults"
+    tok = wptk.FullTokenizer(str(require_shared() / "vocab" / "bert-base-uncased.vocab.txt"))
+    config = pt.PretrainingConfig(dupe_factor=2)
+    docs = pt.read_documents([str(root / "input.txt")], tok)
+    assert docs.tokens.dtype == np.uint16
+    wide = pt.Documents(docs.tokens.astype(np.int32), docs.sentences, docs.documents)
+    vocab_ids = pt.VocabIds.from_vocab(tok.vocab)
+    narrow_instances = pt.create_instances(docs, vocab_ids, config)
+    wide_instances = pt.create_instances(wide, vocab_ids, config)
+    for name, column in narrow_instances.arrays.items():
+        assert np.array_equal(column, wide_instances.arrays[name]), name
+    rows = narrow_instances.order
+    assert bytes(pt.serialize(docs, narrow_instances, rows, vocab_ids, config)) == \
+        bytes(pt.serialize(wide, narrow_instances, rows, vocab_ids, config))
+    for a, b in zip(pt.feature_arrays(docs, narrow_instances, rows[:50], vocab_ids, config),
+                    pt.feature_arrays(wide, narrow_instances, rows[:50], vocab_ids, config)):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="uint16 or int32"):
+        pt.create_instances(pt.Documents(docs.tokens.astype(np.int64), docs.sentences, docs.documents),
+                            vocab_ids, config)
 
 
 def test_a_new_file_does_not_start_a_document(tmp_path, tokenizer):

@@ -3,7 +3,7 @@
 
 Draws from the random stream in exactly the order of google-research/bert's create_pretraining_data.py, so the
 same seed gives the same instances. An instance is stored as two token ranges of the corpus (segments A and B)
-plus its masked positions and how each is replaced, about 55 bytes at the default flags, never as a token list.
+plus its masked positions and how each is replaced, about 48 bytes at the default flags, never as a token list.
 """
 from libc.math cimport nearbyint
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -36,8 +36,36 @@ cdef struct Params:
     int64_t n_ids
 
 
+cdef struct Tokens:
+    const void* data                # a corpus's token ids: uint16 ("narrow", vocabularies of up to 65,536) or int32
+    bint narrow
+
+
+cdef inline void copy_tokens(int32_t* dst, Tokens t, int64_t start, int64_t n) noexcept nogil:
+    """dst[:n] = the token ids start..start+n-1, as int32."""
+    cdef const uint16_t* narrow
+    cdef int64_t i
+    if t.narrow:
+        narrow = <const uint16_t*>t.data + start
+        for i in range(n):
+            dst[i] = narrow[i]
+    else:
+        memcpy(dst, <const int32_t*>t.data + start, n * sizeof(int32_t))
+
+
+cdef Tokens tokens_of(array) except *:
+    """The Tokens of a 1-D C-contiguous uint16 or int32 array (ValueError otherwise)."""
+    cdef Tokens t
+    if not isinstance(array, np.ndarray) or array.dtype not in (np.uint16, np.int32) or array.ndim != 1 \
+            or not array.flags.c_contiguous:
+        raise ValueError("tokens must be a C-contiguous 1-D uint16 or int32 array")
+    t.narrow = array.dtype == np.uint16
+    t.data = NULL if array.size == 0 else <const void*><size_t>array.__array_interface__["data"][0]
+    return t
+
+
 cdef struct Corpus:
-    const int32_t* tokens
+    Tokens tokens
     const int64_t* sentences        # sentence s is tokens[sentences[s]:sentences[s + 1]]
     const int64_t* documents        # document d is sentences documents[d]:documents[d + 1]
     const int64_t* order            # the shuffled document list: position k holds document order[k]
@@ -282,9 +310,9 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
                 b_start += 1
             b_len -= 1
     w.seq[0] = p.cls_id
-    memcpy(w.seq + 1, c.tokens + a_start, a_len * sizeof(int32_t))
+    copy_tokens(w.seq + 1, c.tokens, a_start, a_len)
     w.seq[1 + a_len] = p.sep_id
-    memcpy(w.seq + 2 + a_len, c.tokens + b_start, b_len * sizeof(int32_t))
+    copy_tokens(w.seq + 2 + a_len, c.tokens, b_start, b_len)
     n = <int>(3 + a_len + b_len)
     w.seq[n - 1] = p.sep_id
     count = mask_sequence(rng, p, w, n)
@@ -379,7 +407,7 @@ cdef class InstanceBuilder:
     cdef CompatRandom rng
     cdef object _keep
 
-    def __cinit__(self, const int32_t[::1] tokens, const int64_t[::1] sentences, const int64_t[::1] documents,
+    def __cinit__(self, tokens, const int64_t[::1] sentences, const int64_t[::1] documents,
                   const int64_t[::1] doc_order, CompatRandom rng, *, int max_seq_length, double short_seq_prob,
                   double masked_lm_prob, int max_predictions_per_seq, bint whole_word_mask,
                   const int32_t[::1] random_words, const uint8_t[::1] is_subword, int cls_id, int sep_id,
@@ -387,6 +415,7 @@ cdef class InstanceBuilder:
         cdef int L = max_seq_length, P = max_predictions_per_seq
         if L < 5 or L > 65535:
             raise ValueError("max_seq_length must be between 5 and 65535")
+        cdef Tokens corpus_tokens = tokens_of(tokens)
         if tokens.shape[0] >= 1 << 32:
             raise ValueError("more than 2**32 tokens in one corpus: split it (the Beam pipeline does)")
         if (P < 0 or random_words.shape[0] == 0 or is_subword.shape[0] == 0
@@ -396,9 +425,7 @@ cdef class InstanceBuilder:
         self.rng = rng
         self.p = Params(L, L - 3, P, short_seq_prob, masked_lm_prob, whole_word_mask, cls_id, sep_id, mask_id,
                         &random_words[0], random_words.shape[0], &is_subword[0], is_subword.shape[0])
-        self.c = Corpus(NULL, &sentences[0], &documents[0], NULL, doc_order.shape[0])
-        if tokens.shape[0]:
-            self.c.tokens = &tokens[0]
+        self.c = Corpus(corpus_tokens, &sentences[0], &documents[0], NULL, doc_order.shape[0])
         if doc_order.shape[0]:
             self.c.order = &doc_order[0]
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
@@ -524,7 +551,7 @@ cdef Columns columns_of(dict inst, int P) except *:
     return c
 
 
-cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int32_t cls_id, int32_t sep_id,
+cdef inline int fill_row(const Columns* c, int64_t r, Tokens tokens, int32_t cls_id, int32_t sep_id,
                          int32_t mask_id, int32_t* row, int32_t* mpos, int32_t* mids, int* seg_a,
                          int* count) noexcept nogil:
     """Instance r as model input: row[:n] = [CLS] A [SEP] B [SEP] with the masking applied, the masked
@@ -534,12 +561,12 @@ cdef inline int fill_row(const Columns* c, int64_t r, const int32_t* tokens, int
     cdef int64_t at_random = c.random_at[r]
     cdef int64_t a_len = small_at(c.a_len, r, c.narrow), b_len = small_at(c.b_len, r, c.narrow)
     row[0] = cls_id
-    memcpy(row + 1, &tokens[c.a_start[r]], a_len * sizeof(int32_t))
+    copy_tokens(row + 1, tokens, c.a_start[r], a_len)
     at = <int>(1 + a_len)
     row[at] = sep_id
     at += 1
     seg_a[0] = at
-    memcpy(row + at, &tokens[c.b_start[r]], b_len * sizeof(int32_t))
+    copy_tokens(row + at, tokens, c.b_start[r], b_len)
     at += <int>b_len
     row[at] = sep_id
     at += 1
@@ -568,11 +595,12 @@ cdef int check_rows(const Columns* c, const int64_t[::1] rows) except -1:
     return 0
 
 
-def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
+def materialize(tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
                 int max_predictions_per_seq, int cls_id, int sep_id, int mask_id):
     """The feature arrays of the given instances (rows), as records.frame_examples takes them."""
     cdef Columns c = columns_of(inst, max_predictions_per_seq)
     check_rows(&c, rows)
+    cdef Tokens t = tokens_of(tokens)
     cdef int64_t n = rows.shape[0], i
     cdef int P = max_predictions_per_seq, seg, cnt
     input_ids = np.zeros((n, max_seq_length), dtype=np.int32)
@@ -587,7 +615,7 @@ def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, i
     cdef int32_t[:, ::1] mpos_v = mpos, mids_v = mids
     with nogil:
         for i in range(n):
-            len_v[i] = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, &ids_v[i, 0], &mpos_v[i, 0],
+            len_v[i] = fill_row(&c, rows[i], t, cls_id, sep_id, mask_id, &ids_v[i, 0], &mpos_v[i, 0],
                                 &mids_v[i, 0], &seg, &cnt)
             seg_v[i] = seg
             cnt_v[i] = cnt
@@ -595,13 +623,14 @@ def materialize(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, i
     return input_ids, lengths, seg_a, mpos, mids, counts, labels
 
 
-def encode_records(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
+def encode_records(tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
                    int max_predictions_per_seq, int cls_id, int sep_id, int mask_id, bytearray out=None):
     """The given instances (rows) as TFRecord-framed tf.train.Example bytes, the same bytes as
     frame_examples(*materialize(...)). Into `out` (grown when too small), returning a memoryview of the written
     bytes; without `out`, as a new bytes object of exactly their size (the rows are then read twice)."""
     cdef Columns c = columns_of(inst, max_predictions_per_seq)
     check_rows(&c, rows)
+    cdef Tokens t = tokens_of(tokens)
     cdef size_t L = max_seq_length, P = max_predictions_per_seq, total = 0
     cdef int32_t* scratch = <int32_t*>malloc((L + 2 * P + 2) * sizeof(int32_t))
     cdef int32_t* mpos = scratch + L
@@ -616,7 +645,7 @@ def encode_records(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows
         if out is None:
             with nogil:
                 for i in range(rows.shape[0]):
-                    n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg,
+                    n = fill_row(&c, rows[i], t, cls_id, sep_id, mask_id, scratch, mpos, mids, &seg,
                                  &cnt)
                     total += example_record_size(scratch, n, mpos, mids, cnt, c.random_next[rows[i]], L, P)
             result = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
@@ -628,7 +657,7 @@ def encode_records(const int32_t[::1] tokens, dict inst, const int64_t[::1] rows
         o = base
         with nogil:
             for i in range(rows.shape[0]):
-                n = fill_row(&c, rows[i], &tokens[0], cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
+                n = fill_row(&c, rows[i], t, cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
                 o = put_example_record(o, scratch, n, seg, mpos, mids, cnt, c.random_next[rows[i]], L, P)
     finally:
         free(scratch)
