@@ -301,9 +301,9 @@ _build_varint_table()
 
 cdef inline uint8_t* _put_int_values(uint8_t* o, const int32_t* v, size_t count,
                                      size_t width) noexcept nogil:
-    # A table value is stored as one 4-byte little-endian word, of which only its varint bytes count (the next
-    # store overwrites the rest). Callers leave at least 4 bytes of room after every value run: in a record,
-    # every run is followed by more of the record.
+    # A table value's three low bytes are always stored, of which only its varint bytes count (the next store
+    # overwrites the rest). Callers leave at least 3 bytes of room after every value run: in a record, every
+    # run is followed by more of the record.
     cdef size_t j
     cdef uint32_t x, e
     for j in range(count):
