@@ -53,14 +53,22 @@ cdef inline void copy_tokens(int32_t* dst, Tokens t, int64_t start, int64_t n) n
         memcpy(dst, <const int32_t*>t.data + start, n * sizeof(int32_t))
 
 
+cdef const void* _first(array, dtype, int ndim, what="an instance table column") except? NULL:
+    """Address of the first element of a C-contiguous array (NULL when empty), after checking its dtype and
+    shape; a ValueError about `what` when they are wrong."""
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != ndim \
+            or not array.flags.c_contiguous:
+        raise ValueError(f"{what} must be a C-contiguous {ndim}-D {np.dtype(dtype)} array")
+    if array.size == 0:
+        return NULL
+    return <const void*><size_t>array.__array_interface__["data"][0]
+
+
 cdef Tokens tokens_of(array) except *:
     """The Tokens of a 1-D C-contiguous uint16 or int32 array (ValueError otherwise)."""
     cdef Tokens t
-    if not isinstance(array, np.ndarray) or array.dtype not in (np.uint16, np.int32) or array.ndim != 1 \
-            or not array.flags.c_contiguous:
-        raise ValueError("tokens must be a C-contiguous 1-D uint16 or int32 array")
-    t.narrow = array.dtype == np.uint16
-    t.data = NULL if array.size == 0 else <const void*><size_t>array.__array_interface__["data"][0]
+    t.narrow = isinstance(array, np.ndarray) and array.dtype == np.uint16
+    t.data = _first(array, np.uint16 if t.narrow else np.int32, 1, "tokens (uint16 or int32 ids)")
     return t
 
 
@@ -518,17 +526,6 @@ cdef struct Columns:
     const int32_t* random_ids
     int64_t n
     int P
-
-
-cdef const void* _first(array, dtype, int ndim) except? NULL:
-    """Address of the first element of an instance column, after checking its dtype and shape."""
-    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != ndim \
-            or not array.flags.c_contiguous:
-        raise ValueError(f"not an instance table column: expected a C-contiguous {ndim}-D {np.dtype(dtype)} "
-                         "array")
-    if array.size == 0:
-        return NULL
-    return <const void*><size_t>array.__array_interface__["data"][0]
 
 
 cdef Columns columns_of(dict inst, int P) except *:
