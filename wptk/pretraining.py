@@ -117,8 +117,10 @@ def directory_input(pattern):
 def token_dtype(vocab):
     """The dtype a corpus's token ids are kept in: uint16 when every id of the vocab fits and it has [UNK] (no
     word then gets the id -1), as with BERT's English vocabularies (30k entries); int32 for larger ones such as
-    the multilingual (119k). uint16 halves the tokens' memory, a quarter of the command's peak on dense text."""
-    return np.uint16 if UNK in vocab and max(vocab.values()) < 1 << 16 else np.int32
+    the multilingual (119k). uint16 halves the tokens' memory, a quarter of the command's memory per input MB on
+    dense text."""
+    fits = UNK in vocab and len(vocab) <= 1 << 16 and max(vocab.values()) < 1 << 16   # ids are distinct
+    return np.uint16 if fits else np.int32
 
 
 def documents_from_lines(lines, tokenizer):
