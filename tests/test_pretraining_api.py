@@ -38,7 +38,7 @@ def test_token_ids_are_uint16_when_every_id_fits_and_int32_otherwise():
     assert pt.token_dtype(small) == np.int32                        # an unknown word would be id -1
 
 
-def test_int32_and_uint16_tokens_give_the_same_records(tmp_path):
+def test_int32_and_uint16_tokens_give_the_same_records():
     """Documents built by hand may hold int32 ids; the kernels read both widths alike."""
     root = require_shared() / "golden" / "pretraining" / "austen_defaults"
     tok = wptk.FullTokenizer(str(require_shared() / "vocab" / "bert-base-uncased.vocab.txt"))
