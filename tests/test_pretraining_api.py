@@ -133,3 +133,16 @@ def test_instances_on_a_document_subset_with_any_seed(tokenizer):
     assert (lengths <= 16).all() and (counts >= 1).all() and (counts <= 3).all()
     assert (ids[:, 0] == vocab_ids.cls_id).all()
     assert set(np.unique(nsp)) <= {0, 1}
+
+
+def test_the_builder_refuses_a_document_order_that_names_no_document(tokenizer):
+    from wptk._native.instances import InstanceBuilder
+    docs = pt.documents_from_lines(iter(["a b", "", "c d"]), tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    for order in ([0, 2], [-1, 0]):
+        with pytest.raises(ValueError, match="not a document number"):
+            InstanceBuilder(docs.tokens, docs.sentences, docs.documents, np.array(order, np.int64),
+                            CompatRandom(1), max_seq_length=16, short_seq_prob=0.1, masked_lm_prob=0.15,
+                            max_predictions_per_seq=3, whole_word_mask=False, random_words=vocab_ids.random_words,
+                            is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id,
+                            mask_id=vocab_ids.mask_id)

@@ -72,11 +72,16 @@ cdef Tokens tokens_of(array) except *:
     return t
 
 
+cdef struct DocSpan:
+    int64_t first                   # the document's first sentence
+    int64_t m                       # its number of sentences
+
+
 cdef struct Corpus:
     Tokens tokens
     const int64_t* sentences        # sentence s is tokens[sentences[s]:sentences[s + 1]]
-    const int64_t* documents        # document d is sentences documents[d]:documents[d + 1]
-    const int64_t* order            # the shuffled document list: position k holds document order[k]
+    const DocSpan* spans            # the shuffled document list: position k holds document order[k]'s sentences,
+                                    # read in sequence by a pass and with one load for a random next document
     int64_t n_docs
 
 
@@ -355,9 +360,9 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
 cdef int document_instances(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s,
                             int64_t d) noexcept nogil:
     """create_instances_from_document for the d-th document of the shuffled list."""
-    cdef int64_t doc = c.order[d], first = c.documents[doc], m = c.documents[doc + 1] - first
+    cdef int64_t first = c.spans[d].first, m = c.spans[d].m
     cdef int64_t target = p.max_num_tokens, i = 0, chunk_first = 0, chunk_n = 0, length = 0
-    cdef int64_t a_end, a_start, a_stop, b_start, b_len, target_b, r, rdoc, rfirst, rm, rstart, j
+    cdef int64_t a_end, a_start, a_stop, b_start, b_len, target_b, r, rfirst, rm, rstart, j
     cdef int attempt
     cdef bint random_next
     if mt_random(rng) < p.short_seq_prob:
@@ -380,9 +385,8 @@ cdef int document_instances(MT* rng, const Params* p, const Corpus* c, Work* w, 
                     r = mt_randint(rng, 0, c.n_docs - 1)
                     if r != d:
                         break
-                rdoc = c.order[r]
-                rfirst = c.documents[rdoc]
-                rm = c.documents[rdoc + 1] - rfirst
+                rfirst = c.spans[r].first
+                rm = c.spans[r].m
                 rstart = mt_randint(rng, 0, rm - 1)
                 b_start = c.sentences[rfirst + rstart]
                 b_len = 0
@@ -429,13 +433,21 @@ cdef class InstanceBuilder:
         if (P < 0 or random_words.shape[0] == 0 or is_subword.shape[0] == 0
                 or doc_order.shape[0] != documents.shape[0] - 1):
             raise ValueError("invalid instance parameters")
-        self._keep = (tokens, sentences, documents, doc_order, random_words, is_subword)
+        self._keep = (tokens, sentences, random_words, is_subword)    # the memory the pointers below point to
         self.rng = rng
         self.p = Params(L, L - 3, P, short_seq_prob, masked_lm_prob, whole_word_mask, cls_id, sep_id, mask_id,
                         &random_words[0], random_words.shape[0], &is_subword[0], is_subword.shape[0])
-        self.c = Corpus(corpus_tokens, &sentences[0], &documents[0], NULL, doc_order.shape[0])
-        if doc_order.shape[0]:
-            self.c.order = &doc_order[0]
+        cdef int64_t k, n_docs = doc_order.shape[0]
+        cdef DocSpan* spans = <DocSpan*>malloc(max(n_docs, 1) * sizeof(DocSpan))
+        if spans == NULL:
+            raise MemoryError()
+        for k in range(n_docs):
+            if not 0 <= doc_order[k] < n_docs:
+                free(spans)
+                raise ValueError(f"doc_order holds {doc_order[k]}, not a document number (0 to {n_docs - 1})")
+            spans[k].first = documents[doc_order[k]]
+            spans[k].m = documents[doc_order[k] + 1] - spans[k].first
+        self.c = Corpus(corpus_tokens, &sentences[0], spans, n_docs)
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
@@ -454,6 +466,7 @@ cdef class InstanceBuilder:
         free(self.w.seq); free(self.w.group_pos); free(self.w.group_start); free(self.w.group_len)
         free(self.w.group_order); free(self.w.pos); free(self.w.kind); free(self.w.rep)
         free(self.w.chosen); free(self.w.kind_at); free(self.w.rep_at)
+        free(<void*>self.c.spans)
 
     @property
     def n_instances(self):
