@@ -229,6 +229,7 @@ cdef inline int choose_replacement(MT* rng, const Params* p, int32_t* rep) noexc
 
 cdef extern from *:
     int __builtin_ctzll(unsigned long long) nogil
+    void __builtin_prefetch(const void*) nogil
 
 
 cdef inline void choose(Work* w, int tok, uint8_t kind, int32_t rep) noexcept nogil:
@@ -597,6 +598,67 @@ cdef inline int fill_row(const Columns* c, int64_t r, Tokens tokens, int32_t cls
     return at
 
 
+cdef enum:
+    GATHER_ROWS = 128       # instances copied at a time into a small local table before encoding (see gather)
+
+
+cdef struct LocalTable:
+    Columns c               # the first rows of a gathered batch; its pointers point into buf
+    char* buf
+
+
+cdef int local_table_init(LocalTable* g, const Columns* c) noexcept nogil:
+    """Room for GATHER_ROWS instances of table c's layout; -1 when out of memory."""
+    cdef size_t small = 1 if c.narrow else 2, rows = GATHER_ROWS
+    cdef size_t kw = kinds_width(c.P)
+    cdef char* p = <char*>malloc(rows * (3 * sizeof(uint32_t) + 2 * small + 1 + small * c.P + kw))
+    g.buf = p
+    if p == NULL:
+        return -1
+    g.c = c[0]
+    g.c.n = rows
+    g.c.a_start = <const uint32_t*>p
+    g.c.b_start = <const uint32_t*>(p + rows * 4)
+    g.c.random_at = <const uint32_t*>(p + rows * 8)
+    p += rows * 12
+    g.c.a_len = p
+    g.c.b_len = p + rows * small
+    p += rows * 2 * small
+    g.c.positions = p
+    p += rows * small * c.P
+    g.c.kinds = <const uint8_t*>p
+    g.c.random_next = <const uint8_t*>(p + rows * kw)
+    return 0
+
+
+cdef void gather(const Columns* c, const int64_t* rows, int64_t n, LocalTable* g, Tokens t) noexcept nogil:
+    """Copies instances rows[:n] (n <= GATHER_ROWS) of table c to rows 0..n-1 of g, column by column, and asks
+    for their tokens. In shuffled order every column of every instance is a cache miss; these loops' loads do not
+    wait for each other, so memory serves many at once, where encoding straight from the table waits for each
+    (about 40% of the encoding time at 16 MB)."""
+    cdef int64_t j, r
+    cdef size_t small = 1 if c.narrow else 2, kw = kinds_width(c.P)
+    cdef uint32_t* a_start = <uint32_t*>g.c.a_start
+    cdef uint32_t* b_start = <uint32_t*>g.c.b_start
+    cdef uint32_t* random_at = <uint32_t*>g.c.random_at
+    cdef uint8_t* random_next = <uint8_t*>g.c.random_next
+    for j in range(n):
+        r = rows[j]
+        a_start[j] = c.a_start[r]
+        b_start[j] = c.b_start[r]
+        random_at[j] = c.random_at[r]
+        random_next[j] = c.random_next[r]
+    for j in range(n):
+        r = rows[j]
+        memcpy(<char*>g.c.a_len + j * small, <const char*>c.a_len + r * small, small)
+        memcpy(<char*>g.c.b_len + j * small, <const char*>c.b_len + r * small, small)
+        memcpy(<char*>g.c.positions + j * small * c.P, <const char*>c.positions + r * small * c.P, small * c.P)
+        memcpy(<char*>g.c.kinds + j * kw, c.kinds + r * kw, kw)
+    for j in range(n):
+        __builtin_prefetch(<const char*>t.data + a_start[j] * (2 if t.narrow else 4))
+        __builtin_prefetch(<const char*>t.data + b_start[j] * (2 if t.narrow else 4))
+
+
 cdef int check_rows(const Columns* c, const int64_t[::1] rows) except -1:
     cdef Py_ssize_t i
     for i in range(rows.shape[0]):
@@ -633,6 +695,30 @@ def materialize(tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
     return input_ids, lengths, seg_a, mpos, mids, counts, labels
 
 
+cdef size_t encode_rows(const Columns* c, LocalTable* g, Tokens t, const int64_t* rows, int64_t n_rows,
+                        int32_t cls_id, int32_t sep_id, int32_t mask_id, int32_t* scratch, size_t L, size_t P,
+                        uint8_t* out) noexcept nogil:
+    """Encodes instances rows[:n_rows] of c at out, through g; returns the bytes written (only counted when out
+    is NULL)."""
+    cdef int32_t* mpos = scratch + L
+    cdef int32_t* mids = scratch + L + P + 1
+    cdef int64_t start = 0, j, m
+    cdef int n, seg, cnt
+    cdef size_t total = 0
+    while start < n_rows:
+        m = min(<int64_t>GATHER_ROWS, n_rows - start)
+        gather(c, rows + start, m, g, t)
+        start += m
+        for j in range(m):
+            n = fill_row(&g.c, j, t, cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
+            if out == NULL:
+                total += example_record_size(scratch, n, mpos, mids, cnt, g.c.random_next[j], L, P)
+            else:
+                total = put_example_record(out + total, scratch, n, seg, mpos, mids, cnt, g.c.random_next[j], L,
+                                           P) - out
+    return total
+
+
 def encode_records(tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
                    int max_predictions_per_seq, int cls_id, int sep_id, int mask_id, bytearray out=None):
     """The given instances (rows) as TFRecord-framed tf.train.Example bytes, the same bytes as
@@ -643,34 +729,29 @@ def encode_records(tokens, dict inst, const int64_t[::1] rows, int max_seq_lengt
     cdef Tokens t = tokens_of(tokens)
     cdef size_t L = max_seq_length, P = max_predictions_per_seq, total = 0
     cdef int32_t* scratch = <int32_t*>malloc((L + 2 * P + 2) * sizeof(int32_t))
-    cdef int32_t* mpos = scratch + L
-    cdef int32_t* mids = scratch + L + P + 1
-    cdef int64_t i
-    cdef int n, seg, cnt
+    cdef LocalTable g
     cdef uint8_t* base
-    cdef uint8_t* o
-    if scratch == NULL:
+    cdef uint8_t* o = NULL
+    if scratch == NULL or local_table_init(&g, &c) < 0:
+        free(scratch)
         raise MemoryError()
     try:
         if out is None:
             with nogil:
-                for i in range(rows.shape[0]):
-                    n = fill_row(&c, rows[i], t, cls_id, sep_id, mask_id, scratch, mpos, mids, &seg,
-                                 &cnt)
-                    total += example_record_size(scratch, n, mpos, mids, cnt, c.random_next[rows[i]], L, P)
+                total = encode_rows(&c, &g, t, &rows[0] if rows.shape[0] else NULL, rows.shape[0], cls_id,
+                                    sep_id, mask_id, scratch, L, P, NULL)
             result = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
             base = <uint8_t*>PyBytes_AS_STRING(result)
         else:
             if len(out) < <Py_ssize_t>(rows.shape[0] * record_bound(L, P)):
                 PyByteArray_Resize(out, rows.shape[0] * record_bound(L, P))
             base = <uint8_t*>PyByteArray_AS_STRING(out)
-        o = base
         with nogil:
-            for i in range(rows.shape[0]):
-                n = fill_row(&c, rows[i], t, cls_id, sep_id, mask_id, scratch, mpos, mids, &seg, &cnt)
-                o = put_example_record(o, scratch, n, seg, mpos, mids, cnt, c.random_next[rows[i]], L, P)
+            o = base + encode_rows(&c, &g, t, &rows[0] if rows.shape[0] else NULL, rows.shape[0], cls_id, sep_id,
+                                   mask_id, scratch, L, P, base)
     finally:
         free(scratch)
+        free(g.buf)
     if out is not None:
         return memoryview(out)[:o - base]
     if <size_t>(o - base) != total:  # internal consistency guard
