@@ -603,7 +603,7 @@ cdef enum:
 
 
 cdef struct LocalTable:
-    Columns c               # the first rows of a gathered batch; its pointers point into buf
+    Columns c               # a gathered batch in rows 0..; its columns point into buf, random_ids to the table's
     char* buf
 
 
@@ -634,8 +634,8 @@ cdef int local_table_init(LocalTable* g, const Columns* c) noexcept nogil:
 cdef void gather(const Columns* c, const int64_t* rows, int64_t n, LocalTable* g, Tokens t) noexcept nogil:
     """Copies instances rows[:n] (n <= GATHER_ROWS) of table c to rows 0..n-1 of g, column by column, and asks
     for their tokens. In shuffled order every column of every instance is a cache miss; these loops' loads do not
-    wait for each other, so memory serves many at once, where encoding straight from the table waits for each
-    (about 40% of the encoding time at 16 MB)."""
+    wait for each other, so memory serves many at once, where encoding straight from the table waits for each.
+    On the 16 MB mix: 1000-1100 ns per record straight from the table, 720-790 through g (500-600 in table order)."""
     cdef int64_t j, r
     cdef size_t small = 1 if c.narrow else 2, kw = kinds_width(c.P)
     cdef uint32_t* a_start = <uint32_t*>g.c.a_start
