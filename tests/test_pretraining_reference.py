@@ -39,7 +39,10 @@ def reference_instances(ref, ref_tokenizer, path, config):
 
 
 def our_instances(tokenizer, path, config):
-    docs = pt.read_documents([str(path)], tokenizer)
+    return instances_of(tokenizer, pt.read_documents([str(path)], tokenizer), config)
+
+
+def instances_of(tokenizer, docs, config):
     vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
     instances = pt.create_instances(docs, vocab_ids, config)
     assert len(instances) <= config.dupe_factor * docs.n_sentences     # the room create_instances reserves
@@ -102,3 +105,29 @@ def test_austen_slice_equals_reference(tmp_path, reference, uncased):
     config = pt.PretrainingConfig(random_seed=3, dupe_factor=2)
     assert our_instances(tokenizer, path, config) == as_tuples(
         reference_instances(reference, ref_tokenizer, path, config))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_documents_holding_cls_and_sep_ids_equal_reference(reference, uncased, seed):
+    """Text never yields [CLS] or [SEP] (brackets are punctuation), but documents built by hand may hold their
+    ids; such tokens are never masked, as the reference skips them by name."""
+    _, tokenizer, _ = uncased
+    words = ["[CLS]", "[SEP]", "the", "cat", "##s", "sat", "[MASK]", "[UNK]"]
+    gen = random.Random(seed)
+    documents = [[[gen.choice(words) for _ in range(gen.randint(1, 12))] for _ in range(gen.randint(1, 6))]
+                 for _ in range(5)]
+    sentences = [s for d in documents for s in d]
+    docs = pt.Documents(np.array([tokenizer.vocab[t] for s in sentences for t in s], np.uint16),
+                        pt._offsets([len(s) for s in sentences]), pt._offsets([len(d) for d in documents]))
+    config = pt.PretrainingConfig(random_seed=seed, max_seq_length=24, dupe_factor=2, masked_lm_prob=0.5)
+    rng = random.Random(seed)
+    shuffled = list(documents)
+    rng.shuffle(shuffled)
+    expected = []
+    for _ in range(config.dupe_factor):
+        for d in range(len(shuffled)):
+            expected.extend(reference.create_instances_from_document(
+                shuffled, d, config.max_seq_length, config.short_seq_prob, config.masked_lm_prob,
+                config.max_predictions_per_seq, list(tokenizer.vocab), rng))
+    rng.shuffle(expected)
+    assert instances_of(tokenizer, docs, config) == as_tuples(expected)

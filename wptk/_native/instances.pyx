@@ -83,6 +83,7 @@ cdef struct Corpus:
     const DocSpan* spans            # the shuffled document list: position k holds document order[k]'s sentences,
                                     # read in sequence by a pass and with one load for a random next document
     int64_t n_docs
+    bint plain                      # no token is [CLS] or [SEP]: see mask_sequence
 
 
 # Instance storage: one column per field, `width` bytes per instance; random replacement ids in their own array.
@@ -256,10 +257,13 @@ cdef inline int collect_chosen(Work* w, int n) noexcept nogil:
     return count
 
 
-cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
-    """create_masked_lm_predictions on w.seq[:n]; fills w.pos / w.kind / w.rep sorted by position; returns the
-    count. Candidates are all positions but [CLS]/[SEP]; with whole-word masking a candidate is a word (a
-    position plus the '##' pieces after it), and a word that would overshoot the budget is skipped."""
+cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n, int a_len, bint plain) noexcept nogil:
+    """create_masked_lm_predictions on w.seq[:n] = [CLS] A [SEP] B [SEP] with len(A) = a_len; fills w.pos /
+    w.kind / w.rep sorted by position; returns the count. Candidates are all positions but [CLS]/[SEP]; with
+    whole-word masking a candidate is a word (a position plus the '##' pieces after it), and a word that would
+    overshoot the budget is skipped. Without whole-word masking the token ids only matter for finding [CLS] and
+    [SEP]: when the corpus has neither (`plain`, as text never has: brackets are punctuation), the candidates are
+    every position but 0, 1 + a_len and n - 1, and w.seq is not read."""
     cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict
     cdef int32_t t, rep
     cdef uint8_t kind
@@ -269,10 +273,15 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n) noexcept nogil:
     if to_predict > p.max_pred:
         to_predict = p.max_pred
     if not p.whole_word_mask:       # every candidate is one position: shuffle the positions themselves
-        for i in range(n):
-            t = w.seq[i]
-            w.group_pos[n_cand] = i
-            n_cand += (t != p.cls_id) & (t != p.sep_id)
+        if plain:
+            for i in range(1, n - 1):
+                w.group_pos[n_cand] = i
+                n_cand += i != 1 + a_len
+        else:
+            for i in range(n):
+                t = w.seq[i]
+                w.group_pos[n_cand] = i
+                n_cand += (t != p.cls_id) & (t != p.sep_id)
         mt_shuffle(rng, w.group_pos, n_cand)
         for k in range(min(to_predict, n_cand)):
             rep = 0
@@ -323,13 +332,14 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
             if mt_random(rng) < 0.5:
                 b_start += 1
             b_len -= 1
-    w.seq[0] = p.cls_id
-    copy_tokens(w.seq + 1, c.tokens, a_start, a_len)
-    w.seq[1 + a_len] = p.sep_id
-    copy_tokens(w.seq + 2 + a_len, c.tokens, b_start, b_len)
     n = <int>(3 + a_len + b_len)
-    w.seq[n - 1] = p.sep_id
-    count = mask_sequence(rng, p, w, n)
+    if p.whole_word_mask or not c.plain:
+        w.seq[0] = p.cls_id
+        copy_tokens(w.seq + 1, c.tokens, a_start, a_len)
+        w.seq[1 + a_len] = p.sep_id
+        copy_tokens(w.seq + 2 + a_len, c.tokens, b_start, b_len)
+        w.seq[n - 1] = p.sep_id
+    count = mask_sequence(rng, p, w, n, <int>a_len, c.plain)
     if s.n == s.cap and store_grow(s) < 0:
         return -1
     (<uint32_t*>s.col[C_A_START])[s.n] = <uint32_t>a_start
@@ -407,6 +417,19 @@ cdef int document_instances(MT* rng, const Params* p, const Corpus* c, Work* w, 
     return 0
 
 
+cdef bint has_either(Tokens t, int64_t n, int32_t a, int32_t b) noexcept nogil:
+    """Whether any of the n token ids is a or b."""
+    cdef int64_t i
+    cdef bint found = False
+    if t.narrow:
+        for i in range(n):
+            found |= ((<const uint16_t*>t.data)[i] == a) | ((<const uint16_t*>t.data)[i] == b)
+    else:
+        for i in range(n):
+            found |= ((<const int32_t*>t.data)[i] == a) | ((<const int32_t*>t.data)[i] == b)
+    return found
+
+
 cdef class InstanceBuilder:
     """Accumulates instances document by document, drawing from `rng` as the reference does.
 
@@ -448,7 +471,8 @@ cdef class InstanceBuilder:
                 raise ValueError(f"doc_order holds {doc_order[k]}, not a document number (0 to {n_docs - 1})")
             spans[k].first = documents[doc_order[k]]
             spans[k].m = documents[doc_order[k] + 1] - spans[k].first
-        self.c = Corpus(corpus_tokens, &sentences[0], spans, n_docs)
+        self.c = Corpus(corpus_tokens, &sentences[0], spans, n_docs,
+                        not has_either(corpus_tokens, tokens.shape[0], cls_id, sep_id))
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
