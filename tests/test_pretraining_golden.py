@@ -59,3 +59,17 @@ def test_round_robin_over_output_files_and_absl_spellings(tmp_path):
     assert [len(p) for p in parts] == [len(expected[i::3]) for i in range(3)]
     for i in range(3):
         assert parts[i] == expected[i::3]
+
+
+def test_records_can_go_to_stdout(tmp_path):
+    """--output_file=/dev/stdout streams the records (a pipe cannot be written atomically, nor needs to be)."""
+    import subprocess
+    import sys
+    root, flags, vocab, seq, pred = case_flags("austen_defaults")
+    proc = subprocess.run([sys.executable, "-m", "wptk", "create-pretraining-data",
+                           f"--input_file={root / 'input.txt'}", "--output_file=/dev/stdout", f"--vocab_file={vocab}",
+                           *flags, "--quiet"], capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    (tmp_path / "out.tfrecord").write_bytes(proc.stdout)
+    assert read_pretraining_records([tmp_path / "out.tfrecord"], seq, pred) == \
+        read_pretraining_records([root / "expected.tfrecord"], seq, pred)

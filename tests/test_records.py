@@ -14,6 +14,7 @@ import collections
 import errno
 import gzip
 import os
+import stat
 import struct
 
 import numpy as np
@@ -488,6 +489,35 @@ def test_full_disk_errors_name_the_target_and_leave_nothing(tmp_path):
             stream.write("text")
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_symlinked_target_is_replaced_and_the_link_stays(tmp_path):
+    (tmp_path / "data").mkdir()
+    link = tmp_path / "out.tfrecord"
+    link.symlink_to(tmp_path / "data" / "real.tfrecord")      # dangling until written
+    for payload in (b"first", b"second"):
+        with RecordWriter(link) as w:
+            w.write(payload)
+        assert link.is_symlink() and list(read_records(link)) == [payload]
+    assert sorted(os.listdir(tmp_path / "data")) == ["real.tfrecord"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_pipe_is_written_in_place(tmp_path, compressed):
+    """As --output_file=/dev/stdout in a pipeline: past the write-back interval too, and nothing is renamed."""
+    import threading
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    blob = frame(make_instances(np.random.default_rng(3), 400, 128, 20)) * 40     # > 8 MB
+    with RecordWriter(fifo, gzip=compressed) as w:
+        w.write_framed(blob)
+    reader.join(timeout=60)         # a writer that replaced the pipe would leave the reader waiting
+    assert received and (gzip.decompress(received[0]) if compressed else received[0]) == blob
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
 
 
 def test_atomic_files_get_the_mode_a_plain_open_gives(tmp_path):

@@ -4,6 +4,7 @@ import gzip
 import itertools
 import lzma
 import os
+import stat
 import sys
 import time
 import zlib
@@ -109,29 +110,49 @@ _tmp_numbers = itertools.count()
 
 
 class AtomicFile:
-    """A file written under a temporary name (`.{name}.tmp-{pid}-{n}`) in the target directory and renamed into
-    place on commit: flushed, fsynced, renamed, the directory fsynced. On failure or `abort()` the temporary file
-    is removed, so no partial output ever exists under the target name (an existing target stays untouched).
-    OSErrors (a full disk, a directory without write permission) name the target file."""
+    """A file written under a temporary name (`.{name}.tmp-{pid}-{n}`) in the target's directory and renamed onto
+    it on commit: flushed, fsynced, renamed, the directory fsynced. On failure or `abort()` the temporary file is
+    removed, so no partial output ever exists under the target name (an existing target stays untouched).
+    A symlink is followed: its target is replaced and the link stays. A target that is neither a file nor a
+    directory (a pipe, a terminal, /dev/stdout, /dev/null) is written in place (`streaming`): there is no file
+    to rename or to leave half-written. OSErrors (a full disk, a directory without write permission) name the
+    target."""
 
     def __init__(self, path, mode="wb", buffering=-1):
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
+        self.tmp = self.target = None
+        self.done = False
+        try:
+            kind = os.stat(path).st_mode
+        except FileNotFoundError:
+            kind = stat.S_IFREG         # a new file
+        except OSError as e:
+            raise naming(e, path) from None
+        self.streaming = not (stat.S_ISREG(kind) or stat.S_ISDIR(kind))
+        if self.streaming:
+            try:
+                fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            except OSError as e:
+                raise naming(e, path) from None
+        else:
+            fd = self._create_temporary(os.path.realpath(path))
+        self.file = os.fdopen(fd, mode, buffering,
+                              **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
+
+    def _create_temporary(self, target):
+        self.target = target
+        directory = os.path.dirname(target)
         if not os.path.isdir(directory):
-            raise WptkError(f"output directory does not exist: {os.path.dirname(path) or '.'}")
+            raise WptkError(f"output directory does not exist: {os.path.dirname(self.path) or '.'}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         while True:
-            self.tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}-{next(_tmp_numbers)}")
+            self.tmp = os.path.join(directory, f".{os.path.basename(target)}.tmp-{os.getpid()}-{next(_tmp_numbers)}")
             try:
-                fd = os.open(self.tmp, flags, 0o666)    # the umask applies, as to a plain open()
-                break
+                return os.open(self.tmp, flags, 0o666)    # the umask applies, as to a plain open()
             except FileExistsError:
                 continue
             except OSError as e:
-                raise naming(e, path) from None
-        self.file = os.fdopen(fd, mode, buffering,
-                              **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
-        self.done = False
+                raise naming(e, self.path) from None
 
     def __enter__(self):
         return self.file
@@ -147,18 +168,22 @@ class AtomicFile:
 
     def commit(self):
         try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-            os.replace(self.tmp, self.path)
+            if self.streaming:
+                self.file.close()
+            else:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
+                os.replace(self.tmp, self.target)
         except OSError as e:
             self.abort()
             raise naming(e, self.path) from None
         self.done = True
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        if not self.streaming:
+            _fsync_dir(os.path.dirname(self.target))
 
     def abort(self):
-        """Discards what was written. Idempotent; a no-op after a commit."""
+        """Discards what was written (what a stream was sent stays sent). Idempotent; a no-op after a commit."""
         if self.done:
             return
         self.done = True
@@ -166,10 +191,11 @@ class AtomicFile:
             self.file.close()       # may fail again flushing what a full disk refused
         except OSError:
             pass
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
 
 
 def _fsync_dir(directory):

@@ -50,7 +50,7 @@ class RecordWriter:
     The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory;
     ``close()`` flushes, fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()``
     -- also called when the ``with`` block raises -- deletes the temporary file and leaves any existing ``path``
-    untouched. OSErrors name ``path``. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
+    untouched. A pipe or device (``/dev/stdout``) is written in place. OSErrors name ``path``. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
     output bytes are reproducible) readable with ``compression_type="GZIP"``.
     """
 
@@ -110,7 +110,7 @@ class RecordWriter:
     def _start_writeback(self) -> None:
         """Hands finished parts of the file to the disk while writing goes on (Linux starts write-back on
         POSIX_FADV_DONTNEED), so close() does not wait for all of it at once; we never read it back."""
-        if not hasattr(os, "posix_fadvise") or self.bytes_written < self._writeback_at:
+        if not hasattr(os, "posix_fadvise") or self._file.streaming or self.bytes_written < self._writeback_at:
             return
         self._writeback_at = self.bytes_written + _WRITEBACK_BYTES
         self._raw.flush()
