@@ -61,14 +61,15 @@ def test_round_robin_over_output_files_and_absl_spellings(tmp_path):
         assert parts[i] == expected[i::3]
 
 
-def test_records_can_go_to_stdout(tmp_path):
-    """--output_file=/dev/stdout streams the records (a pipe cannot be written atomically, nor needs to be)."""
+def test_records_can_stream_from_stdin_to_stdout(tmp_path):
+    """--input_file=/dev/stdin reads a pipe; --output_file=/dev/stdout streams the records (a pipe cannot be
+    written atomically, nor needs to be)."""
     import subprocess
     import sys
     root, flags, vocab, seq, pred = case_flags("austen_defaults")
-    proc = subprocess.run([sys.executable, "-m", "wptk", "create-pretraining-data",
-                           f"--input_file={root / 'input.txt'}", "--output_file=/dev/stdout", f"--vocab_file={vocab}",
-                           *flags, "--quiet"], capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "wptk", "create-pretraining-data", "--input_file=/dev/stdin",
+                           "--output_file=/dev/stdout", f"--vocab_file={vocab}", *flags, "--quiet"],
+                          input=(root / "input.txt").read_bytes(), capture_output=True)     # pipes both ways
     assert proc.returncode == 0, proc.stderr.decode()
     (tmp_path / "out.tfrecord").write_bytes(proc.stdout)
     assert read_pretraining_records([tmp_path / "out.tfrecord"], seq, pred) == \

@@ -14,7 +14,7 @@ and its absl spellings work: --flag=value, --flag value, --do_lower_case=False, 
 
 Input: plain text, one sentence per line, a blank line between documents. Lines are split on "\\n" only;
 a new input file does not start a new document (as in the reference). Files ending in .gz, .bz2, .xz or
-.lzma are decompressed. The whole corpus is held in memory (about 2-5 MB per input MB); for more than the
+.lzma are decompressed; --input_file=/dev/stdin reads a pipe. The whole corpus is held in memory (about 2-5 MB per input MB); for more than the
 machine holds, use the Beam pipeline: python -m pipelines.create_pretraining_data --help.
 
 example:
@@ -57,7 +57,8 @@ def add_arguments(p):
     ref.add_argument("--input_file", required=True,
                      help="input raw text file(s): comma-separated list of files or glob patterns")
     ref.add_argument("--output_file", required=True,
-                     help="output TFRecord file(s), comma-separated; records go round-robin over them")
+                     help="output TFRecord file(s), comma-separated; records go round-robin over them "
+                          "(/dev/stdout streams them)")
     ref.add_argument("--vocab_file", required=True, help="the vocabulary file the BERT model was trained on")
     ref.add_argument("--do_lower_case", type=parse_bool, default=True, metavar="BOOL",
                      help="lowercase and strip accents: True for uncased models, False for cased (default True)")

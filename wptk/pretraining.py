@@ -84,13 +84,14 @@ def _offsets(lengths):
 
 def expand_inputs(patterns):
     """The files of comma-separated glob patterns, each pattern's matches sorted; a pattern that matches
-    nothing is an error (the reference would silently write an empty file)."""
+    nothing is an error (the reference would silently write an empty file). A pipe such as /dev/stdin counts
+    as a file."""
     files = []
     for pattern in [p for p in patterns.split(",") if p] if isinstance(patterns, str) else patterns:
         if not glob.has_magic(pattern) and os.path.isdir(pattern):
             raise directory_input(pattern)
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if os.path.isfile(m)]
+        matches = [m for m in matches if os.path.exists(m) and not os.path.isdir(m)]
         if not matches:
             raise WptkError(f"input file not found: {pattern}")
         files.extend(matches)
