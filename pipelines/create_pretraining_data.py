@@ -70,6 +70,9 @@ class _QuietBeamImport(logging.Filter):
 
 
 logging.getLogger().addFilter(_QuietBeamImport())
+if __name__ == "__main__":
+    from wptk.cli_support import quiet_grpc_logs
+    quiet_grpc_logs()           # as a program only, before Beam imports gRPC
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402

@@ -28,6 +28,10 @@ import sys
 import time
 import zlib
 
+if __name__ == "__main__":
+    from wptk.cli_support import quiet_grpc_logs
+    quiet_grpc_logs()           # as a program only, before Beam imports gRPC
+
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
     CompressedInput, check_text_file, first_line_start, is_compressed, job_metrics, make_runner, match_inputs,
     open_input, unknown_beam_flags, worker_errors_as_user_errors, write_atomic)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from wptk.cli_support import Ticker, available_memory, beam_log_aside, run_guarded
+from wptk.cli_support import Ticker, available_memory, beam_log_aside, quiet_grpc_logs, run_guarded
 from wptk.errors import WptkError
 
 
@@ -121,3 +121,12 @@ def test_available_memory_is_the_smaller_of_the_system_and_the_container(monkeyp
 def test_available_memory_on_this_machine():
     room = available_memory()
     assert room is None or 0 <= room < 1 << 50
+
+
+def test_grpc_log_lines_are_off_unless_asked_for(monkeypatch):
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    quiet_grpc_logs()
+    assert os.environ["GRPC_VERBOSITY"] == "NONE"
+    monkeypatch.setenv("GRPC_VERBOSITY", "ERROR")
+    quiet_grpc_logs()
+    assert os.environ["GRPC_VERBOSITY"] == "ERROR"

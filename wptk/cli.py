@@ -30,6 +30,8 @@ def build_parser():
 
 
 def main(argv=None):
+    from wptk.cli_support import quiet_grpc_logs
+    quiet_grpc_logs()           # `wptk demo` and `wptk vocab` run Beam jobs in this process
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "create-pretraining-data":

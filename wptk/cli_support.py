@@ -11,6 +11,14 @@ import warnings
 from wptk.errors import WptkError, os_error_text
 
 
+def quiet_grpc_logs():
+    """For a program that may run a Beam job: no gRPC C-core log lines unless GRPC_VERBOSITY asks for them. A
+    local job's gRPC servers can stop with races that gRPC logs as errors ("epoll_wait error: Bad file
+    descriptor") next to the job's one-line result, while every real failure reaches us as an exception. gRPC
+    reads the setting when it is imported, so call this first; worker processes inherit it."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
 def run_guarded(prog, fn, *args):
     """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error, or an error of the
     system such as a full disk, is one line on stderr and status 1, never a traceback."""
