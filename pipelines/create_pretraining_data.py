@@ -239,6 +239,9 @@ def match_inputs(patterns):
         for metadata in results[0].metadata_list if results else []:
             if is_local(metadata.path) and os.path.isdir(metadata.path):
                 continue
+            if is_local(metadata.path) and not os.path.isfile(metadata.path):
+                raise WptkError(f"input {metadata.path} is not a regular file (a pipe or device): the pipeline reads "
+                                "files by size and offset; save it to a file, or use wptk create-pretraining-data")
             matches.append((metadata.path, int(metadata.size_in_bytes)))
         if not matches and is_local(pattern) and os.path.isdir(pattern):
             raise pt.directory_input(pattern)

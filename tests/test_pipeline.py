@@ -626,6 +626,15 @@ def test_a_pattern_that_matches_nothing_or_a_directory(tmp_path, corpus):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_pipe_is_refused_not_read_as_empty(tmp_path):
+    """A pipe's size is 0, so a byte-range reader would find no documents in it."""
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(WptkError, match="pipe.txt is not a regular file .* use wptk create-pretraining-data"):
+        run(tmp_path, tmp_path / "pipe.txt")
+    assert not (tmp_path / "out").exists()
+
+
 def test_empty_inputs_and_inputs_without_documents(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(WptkError, match="every input file is empty"):
