@@ -14,8 +14,9 @@ and its absl spellings work: --flag=value, --flag value, --do_lower_case=False, 
 
 Input: plain text, one sentence per line, a blank line between documents. Lines are split on "\\n" only;
 a new input file does not start a new document (as in the reference). Files ending in .gz, .bz2, .xz or
-.lzma are decompressed; --input_file=/dev/stdin reads a pipe. The whole corpus is held in memory (about 2-5 MB per input MB); for more than the
-machine holds, use the Beam pipeline: python -m pipelines.create_pretraining_data --help.
+.lzma are decompressed; --input_file=/dev/stdin reads a pipe. The whole corpus is held in memory (about
+2-5 MB per input MB); for more than the machine holds, use the Beam pipeline:
+python -m pipelines.create_pretraining_data --help.
 
 example:
   wptk create-pretraining-data --input_file=corpus/*.txt --output_file=out/train.tfrecord \\
