@@ -120,7 +120,7 @@ class AtomicFile:
 
     def __init__(self, path, mode="wb", buffering=-1):
         self.path = path
-        self.tmp = self.target = None
+        self.tmp = None
         self.done = False
         try:
             kind = os.stat(path).st_mode
@@ -129,24 +129,26 @@ class AtomicFile:
         except OSError as e:
             raise naming(e, path) from None
         self.streaming = not (stat.S_ISREG(kind) or stat.S_ISDIR(kind))
+        self.target = None if self.streaming else os.path.realpath(path)     # through symlinks
         if self.streaming:
             try:
                 fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
             except OSError as e:
                 raise naming(e, path) from None
         else:
-            fd = self._create_temporary(os.path.realpath(path))
+            fd = self._create_temporary()
         self.file = os.fdopen(fd, mode, buffering,
                               **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
 
-    def _create_temporary(self, target):
-        self.target = target
-        directory = os.path.dirname(target)
+    def _create_temporary(self):
+        """Creates self.tmp beside self.target; returns its descriptor."""
+        directory = os.path.dirname(self.target)
         if not os.path.isdir(directory):
             raise WptkError(f"output directory does not exist: {os.path.dirname(self.path) or '.'}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         while True:
-            self.tmp = os.path.join(directory, f".{os.path.basename(target)}.tmp-{os.getpid()}-{next(_tmp_numbers)}")
+            name = f".{os.path.basename(self.target)}.tmp-{os.getpid()}-{next(_tmp_numbers)}"
+            self.tmp = os.path.join(directory, name)
             try:
                 return os.open(self.tmp, flags, 0o666)    # the umask applies, as to a plain open()
             except FileExistsError:
