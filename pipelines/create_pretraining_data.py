@@ -824,6 +824,9 @@ class WriteBucketFn(beam.DoFn):
         n_text, text_bytes = len(documents), sum(len(t) for _, t in documents)
         docs = pt.documents_from_lines(bucket_lines(documents), self.tokenizer)
         del documents
+        # As the command does after tokenizing: free the word cache, which would otherwise grow with every bucket
+        # this worker tokenizes (up to ~40 MB), so that a worker's memory is set by its bucket alone.
+        self.tokenizer.release_memory()
         config = dataclasses.replace(self.config, random_seed=bucket_seed(self.config.random_seed, bucket))
         path = FileSystems.join(self.output_dir, output_name(bucket, self.num_buckets, self.gzip))
         instances = pt.create_instances(docs, self.vocab_ids, config) if docs.n_documents else None

@@ -500,6 +500,22 @@ def test_empty_buckets_get_empty_files(tmp_path):
     assert len(records) == summary["counts"]["instances"] > 0
 
 
+def test_a_worker_frees_its_word_cache_after_tokenizing_each_bucket(tmp_path, corpus, monkeypatch):
+    """The tokenizer's word cache grows with the distinct words it has seen (up to ~40 MB). Freed after every
+    bucket, as the command frees it after tokenizing, it leaves a worker's memory set by its bucket, not by the
+    number of buckets the worker has tokenized, which grows with the corpus."""
+    from wptk import pretraining
+    from wptk.tokenization import FullTokenizer
+
+    events = []
+    tokenize, release = pretraining.documents_from_lines, FullTokenizer.release_memory
+    monkeypatch.setattr(pretraining, "documents_from_lines",
+                        lambda *args, **kwargs: events.append("tokenize") or tokenize(*args, **kwargs))
+    monkeypatch.setattr(FullTokenizer, "release_memory", lambda self: events.append("free") or release(self))
+    run(tmp_path, corpus)
+    assert events == ["tokenize", "free"] * BUCKETS
+
+
 # ------------------------------------------------------------------------------------------------- filesystems
 
 
