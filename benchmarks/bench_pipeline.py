@@ -278,7 +278,7 @@ def main(argv=None):
         print("inputs: " + ", ".join(f"{inputs[s].name} {input_mb[s]:.1f} MB" for s in sizes))
         print()
 
-        small, big = sizes[0], sizes[-1]
+        big = sizes[-1]
         buckets_of = {s: max(1, round(input_mb[s] / args.bucket_mb)) for s in sizes}
         half_a, half_b = work / "half_a.txt", work / "half_b.txt"
         split_in_two(inputs[big], half_a, half_b)

@@ -88,6 +88,7 @@ from pipelines.process_costs import (  # noqa: E402
 from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
+from wptk.cli_support import ArgumentParser, with_suggestions  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
 from wptk.textio import READ_ERRORS, decompressor  # noqa: E402
 
@@ -131,7 +132,7 @@ PIPELINE_BOOL_FLAGS = ("split_sentences", "overwrite", "check_text")
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
+    p = ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
     g = p.add_argument_group("pipeline flags")
@@ -195,13 +196,15 @@ def parse_args(argv):
     return args, config, beam_argv
 
 
-def check_beam_flags(beam_argv):
-    """WptkError for flags that neither this pipeline nor Beam (with the chosen runner's options) defines: Beam
-    would only log and drop them, and a misspelt reference flag would silently keep its default."""
+def check_beam_flags(parser, beam_argv):
+    """WptkError for flags that neither a pipeline's `parser` nor Beam (with the chosen runner's options) defines:
+    Beam would only log and drop them, and a misspelt reference flag would silently keep its default. Each is
+    named with the nearest flag of either, if one is near."""
     unknown = unknown_beam_flags(beam_argv)
     if unknown:
-        raise WptkError(f"unknown flag(s): {' '.join(unknown)} (neither a flag of this pipeline nor a Beam "
-                        f"pipeline option; see {PROG} --help)")
+        known = parser.option_strings() + [f"--{name}" for name in PipelineOptions([]).get_all_options()]
+        raise WptkError(f"unknown flag(s): {with_suggestions(unknown, known)} (neither a flag of this pipeline nor "
+                        f"a Beam pipeline option; see {parser.prog} --help)")
 
 
 def unknown_beam_flags(beam_argv):
@@ -1009,7 +1012,7 @@ def run(argv):
     args, config, beam_argv = parse_args(argv)
     options = PipelineOptions(beam_argv)
     runner, runner_text = make_runner(options)
-    check_beam_flags(beam_argv)
+    check_beam_flags(build_parser(), beam_argv)   # after make_runner: its runner's options count
     vocab_bytes = read_file_bytes(args.vocab_file, "vocab file")
     from wptk.cli_support import setup_warnings
     from wptk.tokenization import FullTokenizer

@@ -33,8 +33,8 @@ if __name__ == "__main__":
     quiet_grpc_logs()           # as a program only, before Beam imports gRPC
 
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
-    CompressedInput, check_text_file, first_line_start, is_compressed, job_metrics, make_runner, match_inputs,
-    open_input, unknown_beam_flags, worker_errors_as_user_errors, write_atomic)
+    CompressedInput, check_beam_flags, check_text_file, first_line_start, is_compressed, job_metrics, make_runner,
+    match_inputs, open_input, worker_errors_as_user_errors, write_atomic)
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
@@ -43,6 +43,7 @@ from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from wptk import vocab_learner  # noqa: E402
+from wptk.cli_support import ArgumentParser  # noqa: E402
 from wptk.cmd_vocab import add_count_flags, add_tokenizer_flags, check_count_flags, resolve_case  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
 
@@ -251,8 +252,8 @@ def read_counts(prefix):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n", 2)[2], allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n", 2)[2], allow_abbrev=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_file", required=True,
                    help="comma-separated files or glob patterns (any Beam filesystem), plain text or .gz/.bz2")
     p.add_argument("--output", required=True,
@@ -275,13 +276,11 @@ def match_text_inputs(patterns, check_text=True):
 
 
 def run(argv):
-    args, beam_argv = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, beam_argv = parser.parse_known_args(argv)
     lower = resolve_case(args)
     check_count_flags(args)
-    unknown = unknown_beam_flags(beam_argv)
-    if unknown:
-        raise WptkError(f"unknown flag(s): {' '.join(unknown)} (neither a flag of this pipeline nor a Beam "
-                        f"pipeline option; see {PROG} --help)")
+    check_beam_flags(parser, beam_argv)
     inputs = match_text_inputs(args.input_file, args.check_text)
     summary = count_words(inputs, args.output, PipelineOptions(beam_argv), lower, args.multilingual,
                           max(1, int(args.input_split_mb * MB)), args.num_shards)

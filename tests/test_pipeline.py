@@ -759,7 +759,9 @@ def test_an_output_dir_with_another_run_is_refused_unless_overwrite(tmp_path, do
     ("--num_buckets=0", "--num_buckets must be between 1 and 99999"),
     ("--max_document_mb=0", "--max_document_mb must be positive"),
     ("--output_file=x.tfrecord", "--output_file is not a flag of the pipeline"),
-    ("--dupe_factr=3", "unknown flag(s): --dupe_factr=3"),
+    ("--dupe_factr=3", "unknown flag(s): --dupe_factr=3 (did you mean --dupe_factor?) (neither a flag of this "
+                       "pipeline nor a Beam pipeline option"),
+    ("--direct_num_worker=2", "unknown flag(s): --direct_num_worker=2 (did you mean --direct_num_workers?)"),
     ("--runner=NoSuchRunner", "--runner=NoSuchRunner: Unexpected pipeline runner"),
 ])
 def test_bad_flags(tmp_path, corpus, flag, message):

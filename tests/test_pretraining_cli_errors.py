@@ -5,7 +5,6 @@ import lzma
 
 import pytest
 
-from oracle import require_shared
 from test_cli_tokenize import wptk
 
 GOOD_VOCAB = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\n.\n"
@@ -66,11 +65,26 @@ def test_bad_flag_values(work, flag, message):
     assert_clean_failure(work, code, err, message)
 
 
-def test_unparseable_flags_are_usage_errors(work):
-    code, _, err = run(work, "--max_seq_length=abc")
-    assert code == 2 and "invalid int value" in err
-    code, _, err = run(work, "--do_lower_case=maybe")
-    assert code == 2 and "invalid boolean value" in err
+@pytest.mark.parametrize("flag, message", [
+    ("--max_seq_length=abc", "argument --max_seq_length: invalid int value: 'abc'"),
+    ("--do_lower_case=maybe", "argument --do_lower_case: invalid boolean value: 'maybe'"),
+    ("--max_seq_lenght=64", "unrecognized arguments: --max_seq_lenght=64 (did you mean --max_seq_length?)"),
+    ("--dupe_factor", "argument --dupe_factor: expected one argument"),
+])
+def test_unparseable_flags_are_one_line_usage_errors(work, flag, message):
+    code, _, err = run(work, flag)
+    assert code == 2 and err.startswith(f"wptk create-pretraining-data: error: {message}") and \
+        err.endswith("; see wptk create-pretraining-data --help\n") and len(err.splitlines()) == 1, err
+    assert not list(work.glob("out*"))
+
+
+def test_missing_flags_and_commands_are_one_line_usage_errors(work):
+    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}")
+    assert code == 2 and err == ("wptk create-pretraining-data: error: the following arguments are required: "
+                                 "--output_file, --vocab_file; see wptk create-pretraining-data --help\n"), err
+    code, _, err = wptk("create-pretraining-dat")
+    assert code == 2 and err.startswith("wptk: error: argument COMMAND: invalid choice: 'create-pretraining-dat'") \
+        and len(err.splitlines()) == 1, err
 
 
 def test_inputs_and_outputs(work):
@@ -84,7 +98,7 @@ def test_inputs_and_outputs(work):
                                           f"such as {work / 'corpus' / '*'}")
     before = (work / "in.txt").read_bytes()
     code, _, err = run(work, output=f"{work / 'other.tfrecord'},{work / '.' / 'in.txt'}")
-    assert code == 1 and err.endswith(f"is also an input file: writing it would replace the input\n"), err
+    assert code == 1 and err.endswith("is also an input file: writing it would replace the input\n"), err
     assert (work / "in.txt").read_bytes() == before and not list(work.glob("*.tfrecord"))
     (work / "blank.txt").write_text("\n \n\x00\n", encoding="utf-8")
     code, _, err = run(work, input_file=work / "blank.txt")

@@ -1,7 +1,6 @@
 """Differential tests against the reference create_pretraining_data (PyPI bert-tensorflow) on generated corpora:
 control characters, blank-line runs, single-document corpora, tiny sequence lengths, many seeds."""
 import random
-import warnings
 
 import numpy as np
 import pytest

@@ -7,8 +7,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from oracle import REPO_ROOT, require_shared
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")

@@ -16,14 +16,16 @@ def _commands():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="wptk", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The `wptk` parser; each command's parser is its `parsers` attribute's entry."""
     from wptk import __version__
+    from wptk.cli_support import ArgumentParser
+    parser = ArgumentParser(prog="wptk", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"wptk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.parsers = {}
     for name, module in _commands().items():
-        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = parser.parsers[name] = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
@@ -37,7 +39,9 @@ def main(argv=None):
     if argv and argv[0] == "create-pretraining-data":
         from wptk.cmd_pretraining import normalize_absl_argv
         argv = [argv[0]] + normalize_absl_argv(argv[1:])
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:     # reported by the command they were given to, as argparse would not
+        parser.parsers.get(args.command, parser).reject_unknown(unknown)
     if args.command is None:
         parser.print_help()
         return 2

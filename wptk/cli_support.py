@@ -1,5 +1,7 @@
 """Small helpers shared by the CLI commands and the pipelines' entry points."""
+import argparse
 import contextlib
+import difflib
 import os
 import sys
 import tempfile
@@ -17,6 +19,30 @@ def quiet_grpc_logs():
     descriptor") next to the job's one-line result, while every real failure reaches us as an exception. gRPC
     reads the setting when it is imported, so call this first; worker processes inherit it."""
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a usage error on one line, `PROG: error: MESSAGE (see PROG --help)`, and exit status 2,
+    instead of the usage block and then the message. Subcommands' parsers are of this class too."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+    def option_strings(self):
+        return [option for action in self._actions for option in action.option_strings]
+
+    def reject_unknown(self, args):
+        """The usage error for arguments that no argument of this parser takes."""
+        self.error(f"unrecognized arguments: {with_suggestions(args, self.option_strings())}")
+
+
+def with_suggestions(args, known):
+    """`args` joined by ", ", each flag followed by the `known` flag nearest to its name, if one is near."""
+    named = []
+    for arg in args:
+        near = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1) if arg.startswith("--") else []
+        named.append(f"{arg} (did you mean {near[0]}?)" if near else arg)
+    return ", ".join(named)
 
 
 def run_guarded(prog, fn, *args):
