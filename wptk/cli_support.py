@@ -1,7 +1,6 @@
 """Small helpers shared by the CLI commands and the pipelines' entry points."""
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 import tempfile
@@ -38,6 +37,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def with_suggestions(args, known):
     """`args` joined by ", ", each flag followed by the `known` flag nearest to its name, if one is near."""
+    import difflib      # only on this error path: every command imports this module at start-up
     named = []
     for arg in args:
         near = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1) if arg.startswith("--") else []
