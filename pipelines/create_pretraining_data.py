@@ -133,7 +133,7 @@ PIPELINE_BOOL_FLAGS = ("split_sentences", "overwrite", "check_text")
 
 def build_parser():
     p = ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
     g = p.add_argument_group("pipeline flags")
     g.add_argument("--output_dir", required=True,

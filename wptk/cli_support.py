@@ -21,7 +21,7 @@ def quiet_grpc_logs():
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a usage error on one line, `PROG: error: MESSAGE (see PROG --help)`, and exit status 2,
+    """argparse with a usage error on one line, `PROG: error: MESSAGE; see PROG --help`, and exit status 2,
     instead of the usage block and then the message. Subcommands' parsers are of this class too."""
 
     def error(self, message):
