@@ -50,8 +50,9 @@ class RecordWriter:
     The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory;
     ``close()`` flushes, fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()``
     -- also called when the ``with`` block raises -- deletes the temporary file and leaves any existing ``path``
-    untouched. A pipe or device (``/dev/stdout``) is written in place. OSErrors name ``path``. ``gzip=True`` writes a GZIP stream (level 6, mtime 0, no file name; the
-    output bytes are reproducible) readable with ``compression_type="GZIP"``.
+    untouched. A pipe or device (``/dev/stdout``) is written in place. OSErrors name ``path``. ``gzip=True``
+    writes a GZIP stream (level 6, mtime 0, no file name; the output bytes are reproducible) readable with
+    ``compression_type="GZIP"``.
     """
 
     def __init__(self, path: PathLike, gzip: bool = False):
