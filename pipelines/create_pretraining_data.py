@@ -45,7 +45,6 @@ wptk's kernels.
 import argparse
 import contextlib
 import dataclasses
-import functools
 import gzip as gzip_module
 import hashlib
 import itertools
@@ -402,18 +401,20 @@ def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, 
         yield key, b"\n".join(parts)
 
 
-def decode_lines(text, decoder, where):
-    """A document's lines (its raw text, lines joined by "\\n") decoded as the reference decodes them (via
-    `decoder`, which counts or refuses invalid UTF-8)."""
+def decode_lines(text, decoder, path, key):
+    """The lines of the document at byte `key` of `path` (its raw text, lines joined by "\\n") decoded as the
+    reference decodes them (via `decoder`, which counts or refuses invalid UTF-8)."""
     try:
         return text.decode("utf-8").split("\n")
     except UnicodeDecodeError:
+        where = f"{path}: the document at byte {key:,}"
         return [decoder.decode(raw, where) for raw in text.split(b"\n")]
 
 
-def document_text(text, decoder, where, sentences=False):
-    """A document's UTF-8 text (from its raw text, lines joined by "\\n"): its decoded lines joined by "\\n"
-    (after sentence splitting, with `sentences`). Valid UTF-8 without sentence splitting is returned as read."""
+def document_text(text, decoder, path, key, sentences=False):
+    """The UTF-8 text of the document at byte `key` of `path` (from its raw text, lines joined by "\\n"): its
+    decoded lines joined by "\\n" (after sentence splitting, with `sentences`). Valid UTF-8 without sentence
+    splitting is returned as read."""
     if not sentences:
         if text.isascii():
             return text
@@ -422,7 +423,7 @@ def document_text(text, decoder, where, sentences=False):
             return text
         except UnicodeDecodeError:
             pass
-    lines = decode_lines(text, decoder, where)
+    lines = decode_lines(text, decoder, path, key)
     if sentences:
         lines = [s for line in lines for s in split_sentences(line)]
     return "\n".join(lines).encode("utf-8")
@@ -432,7 +433,7 @@ def read_documents(f, start, stop, claim, decoder, path="", max_document_bytes=N
     """(key, decoded lines) for the documents that the byte range [start, stop) of `f` owns: read_raw_documents
     with the lines decoded."""
     for key, raw in read_raw_documents(f, start, stop, claim, path, max_document_bytes, seekable):
-        yield key, decode_lines(raw, decoder, f"{path}: the document at byte {key:,}")
+        yield key, decode_lines(raw, decoder, path, key)
 
 
 # ------------------------------------------------------------------------------------------------- sentences
@@ -494,14 +495,19 @@ def split_sentences(paragraph):
 
 def document_digest(random_seed, text_bytes):
     """blake2b-128 of b"%d\\n" % random_seed + the document's UTF-8 text: its bucket and its place in it."""
-    h = _seeded_hash(random_seed).copy()
-    h.update(text_bytes)
-    return h.digest()
+    return document_digester(random_seed)(text_bytes)
 
 
-@functools.lru_cache(maxsize=4)
-def _seeded_hash(random_seed):
-    return hashlib.blake2b(b"%d\n" % random_seed, digest_size=16)
+def document_digester(random_seed):
+    """document_digest for one seed, as a function of the text alone: the seed's part of the hash is done once,
+    for a reader's many documents."""
+    seeded = hashlib.blake2b(b"%d\n" % random_seed, digest_size=16)
+
+    def digest(text_bytes):
+        h = seeded.copy()
+        h.update(text_bytes)
+        return h.digest()
+    return digest
 
 
 def bucket_of(digest, num_buckets):
@@ -748,10 +754,11 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
             documents = read_raw_documents(f, restriction.start, restriction.stop, tracker.try_claim, path,
                                            self.max_document_bytes)
         buffers, buffered, n = {}, 0, 0
+        digest_of = document_digester(self.random_seed)
         try:
             for key, raw in documents:
-                text = document_text(raw, decoder, f"{path}: the document at byte {key:,}", self.sentences)
-                digest = document_digest(self.random_seed, text)
+                text = document_text(raw, decoder, path, key, self.sentences)
+                digest = digest_of(text)
                 buffers.setdefault(bucket_of(digest, self.num_buckets), []).append((digest, text))
                 buffered += len(text) + _RECORD_HEAD.size
                 n += 1
