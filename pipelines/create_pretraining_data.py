@@ -172,9 +172,10 @@ def normalize_argv(argv):
     return out
 
 
-def parse_args(argv):
-    """(args, config, beam_argv); WptkError for bad values, SystemExit(2) for unparseable ones."""
-    parser = build_parser()
+def parse_args(argv, parser=None):
+    """(args, config, beam_argv) by `parser` (build_parser's); WptkError for bad values, SystemExit(2) for
+    unparseable ones."""
+    parser = parser or build_parser()
     args, beam_argv = parser.parse_known_args(normalize_argv(argv))
     if args.output_file is not None:
         raise WptkError("--output_file is not a flag of the pipeline: it writes one file per bucket into "
@@ -1016,10 +1017,11 @@ def job_counts(stats, metrics):
 
 def run(argv):
     """The job; returns the summary dict. Raises WptkError for anything the user can fix."""
-    args, config, beam_argv = parse_args(argv)
+    parser = build_parser()
+    args, config, beam_argv = parse_args(argv, parser)
     options = PipelineOptions(beam_argv)
     runner, runner_text = make_runner(options)
-    check_beam_flags(build_parser(), beam_argv)   # after make_runner: its runner's options count
+    check_beam_flags(parser, beam_argv)   # after make_runner: its runner's options count
     vocab_bytes = read_file_bytes(args.vocab_file, "vocab file")
     from wptk.cli_support import setup_warnings
     from wptk.tokenization import FullTokenizer
