@@ -89,7 +89,7 @@ from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
 from wptk.cli_support import ArgumentParser, with_suggestions  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
-from wptk.textio import READ_ERRORS, decompressor  # noqa: E402
+from wptk.textio import READ_ERRORS, check_input, decompressor  # noqa: E402
 
 PROG = "python -m pipelines.create_pretraining_data"
 NAMESPACE = "wptk"
@@ -247,7 +247,7 @@ def match_inputs(patterns):
                                 "files by size and offset; save it to a file, or use wptk create-pretraining-data")
             matches.append((metadata.path, int(metadata.size_in_bytes)))
         if not matches and is_local(pattern) and os.path.isdir(pattern):
-            raise pt.directory_input(pattern)
+            check_input(pattern, "--input_file")
         if not matches:
             raise WptkError(f"input file not found: {pattern}")
         files.extend(sorted(matches))

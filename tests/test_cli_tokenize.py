@@ -64,7 +64,7 @@ def test_files_and_atomic_output(vocab, tmp_path):
     assert code == 1 and "missing.txt" in err
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt", "out.txt", "vocab.txt"]
     code, _, err = wptk("tokenize", "--vocab", vocab, str(a), "-o", str(a))
-    assert code == 1 and "is also an input file: writing it would replace the input" in err
+    assert code == 1 and f"-o {a} is also an input ({a}): writing it would replace the input" in err
     assert a.read_text(encoding="utf-8") == "hello\nworld"
 
 
@@ -115,7 +115,7 @@ def test_bad_flags_and_unreadable_input(vocab, tmp_path):
     code, _, err = wptk("tokenize", "--vocab", vocab, "--errors", "maybe")
     assert code == 2 and "invalid choice" in err
     code, _, err = wptk("tokenize", "--vocab", vocab, str(tmp_path))
-    assert code == 1 and err == f"wptk tokenize: error: {tmp_path} is a directory\n"
+    assert code == 1 and err.startswith(f"wptk tokenize: error: input {tmp_path} is a directory: name its files")
 
 
 def test_help_explains_every_flag():

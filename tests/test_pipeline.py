@@ -636,8 +636,8 @@ def test_a_pattern_that_matches_nothing_or_a_directory(tmp_path, corpus):
     with pytest.raises(WptkError, match="input file not found: .*nothing"):
         run(tmp_path, f"{corpus},{tmp_path}/nothing*.txt")
     (tmp_path / "corpus").mkdir()
-    with pytest.raises(WptkError, match=f"input {tmp_path / 'corpus'} is a directory: name its files, or a glob "
-                                        "such as .*corpus/[*]$"):
+    with pytest.raises(WptkError, match=f"--input_file {tmp_path / 'corpus'} is a directory: name its files, or "
+                                        "a glob such as '.*corpus/[*]' [(]quoted[)]$"):
         run(tmp_path, tmp_path / "corpus")
     assert not (tmp_path / "out").exists()
 

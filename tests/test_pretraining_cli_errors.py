@@ -94,11 +94,12 @@ def test_inputs_and_outputs(work):
     assert_clean_failure(work, code, err, "output directory does not exist")
     (work / "corpus").mkdir()
     code, _, err = run(work, input_file=work / "corpus")
-    assert_clean_failure(work, code, err, f"input {work / 'corpus'} is a directory: name its files, or a glob "
-                                          f"such as {work / 'corpus' / '*'}")
+    assert_clean_failure(work, code, err, f"--input_file {work / 'corpus'} is a directory: name its files, or a "
+                                          f"glob such as '{work / 'corpus' / '*'}' (quoted)")
     before = (work / "in.txt").read_bytes()
     code, _, err = run(work, output=f"{work / 'other.tfrecord'},{work / '.' / 'in.txt'}")
-    assert code == 1 and err.endswith("is also an input file: writing it would replace the input\n"), err
+    assert code == 1 and err.endswith(f"in.txt is also an input ({work / 'in.txt'}): writing it would replace the "
+                                      "input\n"), err
     assert (work / "in.txt").read_bytes() == before and not list(work.glob("*.tfrecord"))
     (work / "blank.txt").write_text("\n \n\x00\n", encoding="utf-8")
     code, _, err = run(work, input_file=work / "blank.txt")

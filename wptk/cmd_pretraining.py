@@ -90,7 +90,7 @@ def add_arguments(p):
 def run(args):
     from wptk.cli_support import available_memory, setup_warnings
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
-    from wptk.textio import Utf8Decoder, refuse_overwriting_inputs
+    from wptk.textio import Utf8Decoder, check_outputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
@@ -117,7 +117,7 @@ def run(args):
             raise WptkError(f"output directory does not exist: {directory}")
         if os.path.isdir(path):
             raise WptkError(f"output file is a directory: {path}")
-    refuse_overwriting_inputs(outputs, inputs, "--output_file")
+    check_outputs(outputs, inputs + [args.vocab_file], "--output_file")
     tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
                               multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input

@@ -54,7 +54,7 @@ def add_arguments(p):
 
 def run(args):
     from wptk.cli_support import setup_warnings
-    from wptk.textio import AtomicFile, Progress, Utf8Decoder, read_lines, refuse_overwriting_inputs
+    from wptk.textio import AtomicFile, Progress, Utf8Decoder, check_input, check_outputs, read_lines
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import UNK, require_tokens
 
@@ -66,11 +66,9 @@ def run(args):
     require_tokens(tokenizer.vocab, [UNK], args.vocab)
     files = args.files or ["-"]
     for path in files:
-        if path != "-" and not os.path.isfile(path):
-            raise WptkError(f"{path} is a directory" if os.path.isdir(path) else f"cannot read {path}: no such file")
-    if args.output:
-        refuse_overwriting_inputs([args.output], files, "-o")
-    total = sum(os.path.getsize(p) for p in files if p != "-") if "-" not in files else None
+        check_input(path)
+    check_outputs([args.output] if args.output else [], files + [args.vocab], "-o", stdout=not args.output)
+    total = sum(os.path.getsize(p) for p in files) if "-" not in files else None
     progress = Progress("tokenize", total=total, enabled=None if total else False)
     decoder = Utf8Decoder(strict=args.errors == "strict")
     lines = itertools.chain.from_iterable(read_lines(p, decoder, progress) for p in files)

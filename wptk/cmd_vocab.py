@@ -169,9 +169,11 @@ def _count(wc, args, lower):
     import logging
     from apache_beam.options.pipeline_options import PipelineOptions
     from wptk.cli_support import Ticker, beam_log_aside
+    from wptk.textio import check_outputs
 
     options = PipelineOptions(_beam_argv(args))
     inputs = wc.match_text_inputs(args.input_file, args.check_text)
+    check_outputs([args.output], [path for path, _ in inputs], "--output")
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     total = sum(s for _, s in inputs)
     ticker = Ticker("counting words", lambda: _counted(wc.bytes_counted[0], total),

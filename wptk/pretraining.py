@@ -23,7 +23,7 @@ from wptk._native.instances import InstanceBuilder, encode_records, materialize
 from wptk._native.pyrandom import CompatRandom
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
-from wptk.textio import Progress, Utf8Decoder, decompressor, read_lines
+from wptk.textio import Progress, Utf8Decoder, check_input, decompressor, read_lines
 from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
 LINES_PER_BATCH = 8192
@@ -84,17 +84,20 @@ def _offsets(lengths):
 
 def expand_inputs(patterns):
     """The files of comma-separated glob patterns, each pattern's matches sorted; a pattern that matches
-    nothing is an error (the reference would silently write an empty file). A pipe such as /dev/stdin counts
-    as a file."""
+    nothing is an error (the reference would silently write an empty file). A file whose name holds glob
+    characters ("[x].txt") is taken as named; a pipe such as /dev/stdin counts as a file."""
     files = []
     for pattern in [p for p in patterns.split(",") if p] if isinstance(patterns, str) else patterns:
-        if not glob.has_magic(pattern) and os.path.isdir(pattern):
-            raise directory_input(pattern)
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if os.path.exists(m) and not os.path.isdir(m)]
+        if not glob.has_magic(pattern) or os.path.lexists(pattern):
+            check_input(pattern, "--input_file")
+            files.append(pattern)
+            continue
+        matches = [m for m in sorted(glob.glob(pattern)) if not os.path.isdir(m)]
         if not matches:
             raise WptkError(f"input file not found: {pattern}")
         files.extend(matches)
+    if not files:
+        raise WptkError("--input_file names no file")
     return files
 
 
@@ -108,11 +111,6 @@ def estimated_memory(input_files, config):
     COMPRESSION_RATIO times their size."""
     text_bytes = sum(os.path.getsize(p) * (COMPRESSION_RATIO if decompressor(p) else 1) for p in input_files)
     return int(70e6 + text_bytes * (1.2 + 0.4 * config.dupe_factor))
-
-
-def directory_input(pattern):
-    return WptkError(f"input {pattern} is a directory: name its files, or a glob such as "
-                     f"{os.path.join(pattern, '*')}")
 
 
 def token_dtype(vocab):

@@ -1,5 +1,6 @@
 """Reading text lines the way the reference does, writing files atomically, and progress on stderr."""
 import bz2
+import errno
 import gzip
 import itertools
 import lzma
@@ -99,11 +100,65 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
             raw.close()
 
 
-def refuse_overwriting_inputs(outputs, inputs, flag):
-    """WptkError when an output path is one of the input files: writing it would destroy that input."""
+def check_input(path, flag="input"):
+    """WptkError saying why `path` ('-' = standard input) cannot be read as a text input: it does not exist, is
+    a dangling symlink or a loop of symlinks, or is a directory. Pipes, FIFOs and /dev/stdin are inputs too."""
+    if path == "-":
+        return
+    if not path:
+        raise WptkError(f"{flag} is empty: name a file")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise WptkError(f"cannot read {path}: a loop of symbolic links") from None
+        if os.path.islink(path):
+            raise WptkError(f"cannot read {path}: a symbolic link to {os.readlink(path)}, which does not exist") \
+                from None
+        raise WptkError(f"cannot read {path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
+        raise WptkError(f"{flag} {path} is a directory: name its files, or a glob such as "
+                        f"'{os.path.join(path, '*')}' (quoted)")
+
+
+def _stat(path):
+    """os.stat of `path` through symlinks; '-' is standard input and an int a file descriptor; None if none."""
+    try:
+        return os.fstat(0 if path == "-" else path) if path == "-" or isinstance(path, int) else os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _regular_identity(path):
+    """(device, inode) of the regular file `path` names, or None (a new file, a pipe, a terminal, a device)."""
+    st = _stat(path)
+    return (st.st_dev, st.st_ino) if st is not None and stat.S_ISREG(st.st_mode) else None
+
+
+def check_outputs(outputs, inputs, flag, stdout=False):
+    """WptkError when writing `outputs` would destroy what is read or write one file twice: an output that is an
+    input (compared by identity, so a symlink, a hard link or standard input redirected from the file counts;
+    pass the vocab as an input too), an output named twice, or (`stdout`) standard output redirected to an
+    input file. Pipes, terminals and devices never clash."""
+    read = {}
+    for path in inputs:
+        identity = _regular_identity(path)
+        if identity is not None:
+            read.setdefault(identity, "standard input" if path == "-" else path)
+    seen = {}
     for out in outputs:
-        if os.path.exists(out) and any(path != "-" and os.path.samefile(out, path) for path in inputs):
-            raise WptkError(f"{flag} {out} is also an input file: writing it would replace the input")
+        identity = _regular_identity(out)
+        if identity in read:
+            raise WptkError(f"{flag} {out} is also an input ({read[identity]}): writing it would replace the input")
+        if identity is None and _stat(out) is not None:
+            continue            # a pipe or device: written in place, any number of times
+        key = identity or os.path.realpath(out)
+        if key in seen:
+            raise WptkError(f"{flag} names one file twice ({seen[key]}, {out}): name each output file once")
+        seen[key] = out
+    if stdout and _regular_identity(1) in read:
+        raise WptkError(f"standard output is the input file {read[_regular_identity(1)]}: writing it would replace "
+                        "the input; write to another file")
 
 
 _tmp_numbers = itertools.count()
@@ -144,6 +199,9 @@ class AtomicFile:
         """Creates self.tmp beside self.target; returns its descriptor."""
         directory = os.path.dirname(self.target)
         if not os.path.isdir(directory):
+            if os.path.islink(self.path):
+                raise WptkError(f"{self.path} is a symbolic link to {os.readlink(self.path)}, whose directory does "
+                                "not exist")
             raise WptkError(f"output directory does not exist: {os.path.dirname(self.path) or '.'}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         while True:
