@@ -88,7 +88,7 @@ from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
 from wptk.cli_support import ArgumentParser, with_suggestions  # noqa: E402
-from wptk.errors import WptkError  # noqa: E402
+from wptk.errors import UsageError, WptkError  # noqa: E402
 from wptk.textio import READ_ERRORS, check_input, decompressor  # noqa: E402
 
 PROG = "python -m pipelines.create_pretraining_data"
@@ -197,29 +197,39 @@ def parse_args(argv, parser=None):
 
 
 def check_beam_flags(parser, beam_argv):
-    """WptkError for flags that neither a pipeline's `parser` nor Beam (with the chosen runner's options) defines:
-    Beam would only log and drop them, and a misspelt reference flag would silently keep its default. Each is
-    named with the nearest flag of either, if one is near."""
-    unknown = unknown_beam_flags(beam_argv)
+    """UsageError for arguments that neither a pipeline's `parser` nor Beam (with the chosen runner's options)
+    takes: Beam would only log and drop them. A misspelt flag would silently keep its default (it is named with
+    the nearest flag of either, if one is near); a stray path, most often from a glob the shell expanded
+    (--input_file dir/*.txt), would silently drop every file but the first."""
+    unknown, positional = unrecognized_beam_args(beam_argv)
     if unknown:
         known = parser.option_strings() + [f"--{name}" for name in PipelineOptions([]).get_all_options()]
-        raise WptkError(f"unknown flag(s): {with_suggestions(unknown, known)} (neither a flag of this pipeline nor "
-                        f"a Beam pipeline option; see {parser.prog} --help)")
+        raise UsageError(f"unknown flag(s): {with_suggestions(unknown, known)} (neither a flag of this pipeline "
+                         "nor a Beam pipeline option)")
+    if positional:
+        shown = " ".join(positional[:3]) + (f" ... ({len(positional)} in all)" if len(positional) > 3 else "")
+        raise UsageError(f"unrecognized arguments: {shown}: this program takes no positional arguments; if the "
+                         "shell expanded an unquoted glob into these paths, quote the glob "
+                         "(--input_file='dir/*.txt')")
 
 
-def unknown_beam_flags(beam_argv):
-    """The flags of `beam_argv` that no Beam PipelineOptions class defines (Beam would only log and drop them)."""
+def unrecognized_beam_args(beam_argv):
+    """(flags that no Beam PipelineOptions class defines, positional arguments) of `beam_argv`: Beam would only
+    log and drop both."""
     options = PipelineOptions(beam_argv)
     log = logging.getLogger("apache_beam.options.pipeline_options")
     level = log.level
     log.setLevel(logging.ERROR)
+    beam_parser = []
     try:
-        known = set(options.get_all_options())
+        known = set(options.get_all_options(add_extra_args_fn=beam_parser.append))
         retained = set(options.get_all_options(retain_unknown_options=True))
     finally:
         log.setLevel(level)
     names = retained - known
-    return [a for a in beam_argv if a.startswith("-") and a.lstrip("-").split("=", 1)[0] in names] or sorted(names)
+    unknown = [a for a in beam_argv if a.startswith("-") and a.lstrip("-").split("=", 1)[0] in names]
+    _, rest = beam_parser[0].parse_known_args(beam_argv)
+    return unknown or sorted(names), [a for a in rest if not a.startswith("-")]
 
 
 # ------------------------------------------------------------------------------------------------- inputs

@@ -770,6 +770,22 @@ def test_bad_flags(tmp_path, corpus, flag, message):
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("module, output_flag", [("pipelines.create_pretraining_data", "--output_dir=out"),
+                                                  ("pipelines.word_count", "--output=counts/c")])
+def test_stray_arguments_are_usage_errors_not_dropped_files(tmp_path, module, output_flag):
+    """An unquoted glob expanded by the shell: every path but the first used to be dropped with exit status 0."""
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text("The cat sat.\nOn the mat.\n", encoding="utf-8")
+    flags = [output_flag] + ([f"--vocab_file={VOCAB}"] if "pretraining" in module else [])
+    proc = subprocess.run([sys.executable, "-m", module, "--input_file", "a.txt", "b.txt", "c.txt", *flags,
+                           "--runner=DirectRunner"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "unrecognized arguments: b.txt c.txt" in proc.stderr
+    assert "quote the glob" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+
+
 def test_reference_flag_spellings(tmp_path, docs):
     args, config, beam_argv = cpd.parse_args(["--input_file=x", "--output_dir=y", "--vocab_file=v",
                                               "--nodo_lower_case", "--do_whole_word_mask", "--gzip",

@@ -9,7 +9,7 @@ import time
 import traceback
 import warnings
 
-from wptk.errors import WptkError, os_error_text
+from wptk.errors import UsageError, WptkError, os_error_text
 
 
 def quiet_grpc_logs():
@@ -47,10 +47,13 @@ def with_suggestions(args, known):
 
 def run_guarded(prog, fn, *args):
     """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error, or an error of the
-    system such as a full disk, is one line on stderr and status 1, never a traceback."""
+    system such as a full disk, is one line on stderr and status 1 (2 for a UsageError), never a traceback."""
     try:
         fn(*args)
         return 0
+    except UsageError as e:
+        print(f"{prog}: error: {e}; see {prog} --help", file=sys.stderr)
+        return 2
     except WptkError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 1

@@ -6,6 +6,10 @@ class WptkError(ValueError):
     """A problem with the user's input (vocab, text, flags), described in one line."""
 
 
+class UsageError(WptkError):
+    """A command line that cannot be run as given (an argument no flag takes): exit status 2, as argparse's."""
+
+
 def naming(error, path):
     """`error` (an OSError) as the same error about `path`, when it names no file (a failed write() or flush()
     does not say which file) or names a temporary file that stands for `path`."""
