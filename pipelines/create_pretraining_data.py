@@ -45,6 +45,7 @@ wptk's kernels.
 import argparse
 import contextlib
 import dataclasses
+import fnmatch
 import gzip as gzip_module
 import hashlib
 import itertools
@@ -663,14 +664,46 @@ def existing_outputs(output_dir):
     return sorted({m.path for r in results for m in r.metadata_list})
 
 
-def prepare_output_dir(output_dir, overwrite):
+def prepare_output_dir(output_dir, overwrite, inputs):
+    """Makes `output_dir` (local) and deletes an earlier run's output in it with `overwrite` (else refuses to
+    write there); refuses to write or delete a file of `inputs` (local paths; the vocab too). Returns the
+    directories it created, deepest first, for remove_created_dirs."""
+    created = []
     if is_local(output_dir):
         if os.path.exists(output_dir) and not os.path.isdir(output_dir):
             raise WptkError(f"--output_dir is not a directory: {output_dir}")
+        missing = os.path.abspath(output_dir)
+        while not os.path.exists(missing):
+            created.append(missing)
+            missing = os.path.dirname(missing)
         try:
             os.makedirs(output_dir, exist_ok=True)
         except OSError as e:
             raise WptkError(f"cannot create --output_dir {output_dir}: {e.strerror or e}") from None
+    try:
+        _clear_output_dir(output_dir, overwrite, inputs)
+    except BaseException:
+        remove_created_dirs(created)
+        raise
+    return created
+
+
+def remove_created_dirs(created):
+    """Removes the directories prepare_output_dir created, where they are still empty."""
+    for directory in created:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
+
+
+def _clear_output_dir(output_dir, overwrite, inputs):
+    for path in inputs if is_local(output_dir) else ():
+        real = os.path.realpath(path)
+        if os.path.dirname(real) == os.path.realpath(output_dir) and \
+                any(fnmatch.fnmatch(os.path.basename(real), p.split("/")[-1]) for p in OUTPUT_PATTERNS):
+            raise WptkError(f"input {path} is a file this pipeline writes or deletes in --output_dir "
+                            f"{output_dir}: move it, or choose another directory")
     old = existing_outputs(output_dir)
     if old and not overwrite:
         names = ", ".join(p.rsplit("/", 1)[-1] for p in old[:3]) + (", ..." if len(old) > 3 else "")
@@ -1051,7 +1084,8 @@ def run(argv):
     if sum(size for _, size in inputs) == 0:
         raise WptkError("the input has no documents: every input file is empty")
     output_dir = args.output_dir.rstrip("/") or "/"
-    prepare_output_dir(output_dir, args.overwrite)
+    created = prepare_output_dir(output_dir, args.overwrite,
+                                 [p for p in [path for path, _ in inputs] + [args.vocab_file] if is_local(p)])
 
     total = sum(size for _, size in inputs)
     split_bytes = (int(args.input_split_mb * MB) if args.input_split_mb else
@@ -1089,6 +1123,7 @@ def run(argv):
             raise WptkError("the input has no documents: every line is blank or has no tokens")
     except BaseException:
         _delete_quietly(existing_outputs(output_dir))
+        remove_created_dirs(created)
         raise
     remove_shuffle(settings["shuffle_dir"])
     seconds = time.perf_counter() - start

@@ -659,7 +659,7 @@ def test_empty_inputs_and_inputs_without_documents(tmp_path):
     (tmp_path / "control.txt.gz").write_bytes(gzip.compress(b"\x01\x02\n\n\x7f\n"))
     with pytest.raises(WptkError, match="the input has no documents"):
         run(tmp_path, f"{tmp_path}/blank.txt,{tmp_path}/control.txt.gz")
-    assert list((tmp_path / "out").iterdir()) == []    # nothing left behind
+    assert not (tmp_path / "out").exists()    # nothing left behind, not even the directory it made
 
 
 @pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
@@ -674,7 +674,24 @@ def test_truncated_or_corrupt_compressed_input_is_an_error_not_a_shorter_corpus(
     (tmp_path / f"plain.txt{suffix}").write_bytes(corpus_text(docs).encode("utf-8"))
     with pytest.raises(WptkError, match=f"cannot read .*plain.txt{suffix}: "):
         run(tmp_path, tmp_path / f"plain.txt{suffix}", "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_job_keeps_an_output_dir_it_did_not_make(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "blank.txt").write_text("\n \n", encoding="utf-8")
+    with pytest.raises(WptkError, match="the input has no documents"):
+        run(tmp_path, tmp_path / "blank.txt", "out/a/b")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_input_among_the_files_the_pipeline_writes_is_refused(tmp_path, corpus):
+    (tmp_path / "out").mkdir()
+    kept = tmp_path / "out" / "train-00000-of-00004.tfrecord"
+    kept.write_bytes(corpus.read_bytes())
+    with pytest.raises(WptkError, match="is a file this pipeline writes or deletes in --output_dir"):
+        run(tmp_path, kept, "out", "--overwrite")
+    assert kept.read_bytes() == corpus.read_bytes()
 
 
 def test_binary_files_are_refused(tmp_path, corpus):
