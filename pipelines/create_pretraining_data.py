@@ -355,7 +355,7 @@ def first_line_start(f, start):
         position += len(chunk)
 
 
-def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, seekable=True):
+def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, seekable=True, decoder=None):
     """(key, text) for the documents that the byte range [start, stop) of file `f` owns; text is the document's
     raw lines joined by "\\n".
 
@@ -364,7 +364,9 @@ def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, 
     the document, and `claim(key)` must return True before it is read (a restriction tracker's try_claim: False
     ends the range). The reader skips the lines of a document that started before its range and reads past
     `stop` to finish its last document. With `seekable=False`, `f` is read from its start (start must be 0).
-    Blank lines are found a block of lines at a time, natively (wptk._native.lines).
+    Blank lines are found a block of lines at a time, natively (wptk._native.lines). A `decoder` decodes the
+    blank lines that start in the range and hold non-ASCII bytes, as the reference decodes every line: it counts
+    (or, strict, refuses) their invalid UTF-8 bytes, which no document carries.
     """
     if seekable:
         position = first_line_start(f, start)
@@ -407,6 +409,8 @@ def read_raw_documents(f, start, stop, claim, path="", max_document_bytes=None, 
             foreign = False
             if base + a >= stop:
                 return
+            if decoder is not None and not block[a:b].isascii():
+                decoder.decode(block[a:b], f"{path}: the blank line at byte {base + a:,}")
             prev_blank = base + a
             cursor = b + 1
     if parts is not None:
@@ -792,11 +796,11 @@ class ReadDocumentsFn(beam.DoFn, beam.transforms.core.RestrictionProvider):
                 return
             f = CompressedInput(path)
             documents = read_raw_documents(f, 0, float("inf"), lambda key: True, path, self.max_document_bytes,
-                                           seekable=False)
+                                           seekable=False, decoder=decoder)
         else:
             f = open_input(path, CompressionTypes.UNCOMPRESSED)
             documents = read_raw_documents(f, restriction.start, restriction.stop, tracker.try_claim, path,
-                                           self.max_document_bytes)
+                                           self.max_document_bytes, decoder=decoder)
         buffers, buffered, n = {}, 0, 0
         digest_of = document_digester(self.random_seed)
         try:

@@ -705,6 +705,27 @@ def test_binary_files_are_refused(tmp_path, corpus):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("split_mb", ["0", "0.002"])
+def test_dropped_utf8_bytes_are_counted_as_the_command_counts_them(tmp_path, split_mb):
+    """Blank lines too: a line of spaces and invalid bytes is blank, and its bytes are dropped all the same."""
+    rnd = random.Random(3)
+    lines = []
+    for i in range(3000):
+        kind = rnd.random()
+        lines.append(b"" if kind < 0.2 else b" \xff\xfe " if kind < 0.3 else
+                     bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 30))).replace(b"\n", b""))
+    (tmp_path / "binary.txt").write_bytes(b"\n".join(lines) + b"\n")
+    decoder = Utf8Decoder()
+    from wptk.textio import read_lines
+    list(read_lines(str(tmp_path / "binary.txt"), decoder))
+    summary, _ = run(tmp_path, tmp_path / "binary.txt", "out", "--check_text=false", f"--input_split_mb={split_mb}")
+    counts = summary["counts"]
+    assert (counts["dropped_utf8_bytes"], counts["dropped_utf8_lines"]) == (decoder.dropped_bytes, decoder.bad_lines)
+    (tmp_path / "blank.txt").write_bytes(b"The cat sat.\n\xff \nThe mat.\n")
+    with pytest.raises(WptkError, match="blank.txt: the blank line at byte 13: invalid UTF-8"):
+        run(tmp_path, tmp_path / "blank.txt", "strict", "--errors=strict")
+
+
 def test_invalid_utf8_is_dropped_and_counted_as_the_reference_does(tmp_path, docs, capsys):
     text = corpus_text(docs[:10]).encode("utf-8")
     bad = text.replace(b"the ", b"th\xffe ", 5).replace(b"was", b"w\xe2\x82as", 3)
@@ -718,7 +739,7 @@ def test_invalid_utf8_is_dropped_and_counted_as_the_reference_does(tmp_path, doc
     assert outputs(out_bad) == outputs(out_good)
     with pytest.raises(WptkError, match=r"bad.txt: the document at byte [\d,]+: invalid UTF-8"):
         run(tmp_path, tmp_path / "bad.txt", "strict", "--errors=strict")
-    assert list((tmp_path / "strict").iterdir()) == []
+    assert not (tmp_path / "strict").exists()
 
 
 MULTI_PROCESSING = ("--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
@@ -733,7 +754,7 @@ def test_a_document_larger_than_the_limit_is_a_one_line_error(tmp_path, engine):
     assert err == (f"python -m pipelines.create_pretraining_data: error: {tmp_path / 'big.txt'}: the document at "
                    "byte 0 is larger than --max_document_mb=1 (no blank line for that long): split it, or raise "
                    "the limit\n")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("engine", [(), MULTI_PROCESSING], ids=["in_memory", "multi_processing"])
@@ -747,7 +768,7 @@ def test_a_failed_write_is_one_line_naming_the_file(tmp_path, docs, engine):
     assert code == 1, err
     assert err == (f"python -m pipelines.create_pretraining_data: error: cannot write "
                    f"{tmp_path / 'out' / 'train-00000-of-00001.tfrecord'}: File too large\n")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_output_dir_with_another_run_is_refused_unless_overwrite(tmp_path, docs):
