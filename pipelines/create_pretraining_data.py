@@ -88,9 +88,9 @@ from pipelines.process_costs import (  # noqa: E402
 from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
-from wptk.cli_support import ArgumentParser, with_suggestions  # noqa: E402
+from wptk.cli_support import ArgumentParser, BoolFlag, absl_argv, with_suggestions  # noqa: E402
 from wptk.errors import UsageError, WptkError  # noqa: E402
-from wptk.textio import READ_ERRORS, check_input, decompressor  # noqa: E402
+from wptk.textio import READ_ERRORS, check_input, decompressor, dropped_bytes_warning  # noqa: E402
 
 PROG = "python -m pipelines.create_pretraining_data"
 NAMESPACE = "wptk"
@@ -128,9 +128,6 @@ class _Without:
         return self.target.add_argument(*names, **kwargs)
 
 
-PIPELINE_BOOL_FLAGS = ("split_sentences", "overwrite", "check_text")
-
-
 def build_parser():
     p = ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,10 +138,9 @@ def build_parser():
     g.add_argument("--num_buckets", type=int, default=16,
                    help="number of buckets = output files; a bucket's documents must fit one worker's memory "
                         "(default 16)")
-    bool_flag = dict(type=cmd_pretraining.parse_bool, nargs="?", const=True, metavar="BOOL")
-    g.add_argument("--split_sentences", default=False, **bool_flag,
+    g.add_argument("--split_sentences", default=False, action=BoolFlag,
                    help="input has one paragraph per line: split each line into sentences first (default False)")
-    g.add_argument("--overwrite", default=False, **bool_flag,
+    g.add_argument("--overwrite", default=False, action=BoolFlag,
                    help="delete train-* files and summary.json of an earlier run in --output_dir first "
                         "(default: refuse to write into such a directory)")
     g.add_argument("--max_document_mb", type=float, default=256.0,
@@ -153,7 +149,7 @@ def build_parser():
     g.add_argument("--input_split_mb", type=float, default=0.0,
                    help="plain input files are read in parallel in byte ranges of this many MiB (default 0: the "
                         "total input size / 64, between 1 and 64 MiB)")
-    g.add_argument("--check_text", default=True, **bool_flag,
+    g.add_argument("--check_text", default=True, action=BoolFlag,
                    help="refuse input files whose first 64 KiB look binary: more than 1%% NUL bytes or more than "
                         "10%% invalid UTF-8 (default True)")
     # Flags of the command that mean nothing here: a clear error rather than a silently ignored flag.
@@ -162,22 +158,11 @@ def build_parser():
     return p
 
 
-def normalize_argv(argv):
-    """absl spellings of the reference's boolean flags (cmd_pretraining's), and of this pipeline's own."""
-    out = []
-    for arg in cmd_pretraining.normalize_absl_argv(argv):
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
-        if name and "=" not in arg and name.startswith("no") and name[2:] in PIPELINE_BOOL_FLAGS:
-            arg = f"--{name[2:]}=false"
-        out.append(arg)
-    return out
-
-
 def parse_args(argv, parser=None):
     """(args, config, beam_argv) by `parser` (build_parser's); WptkError for bad values, SystemExit(2) for
     unparseable ones."""
     parser = parser or build_parser()
-    args, beam_argv = parser.parse_known_args(normalize_argv(argv))
+    args, beam_argv = parser.parse_known_args(absl_argv(argv))
     if args.output_file is not None:
         raise WptkError("--output_file is not a flag of the pipeline: it writes one file per bucket into "
                         "--output_dir")
@@ -1070,9 +1055,9 @@ def run(argv):
     runner, runner_text = make_runner(options)
     check_beam_flags(parser, beam_argv)   # after make_runner: its runner's options count
     vocab_bytes = read_file_bytes(args.vocab_file, "vocab file")
-    from wptk.cli_support import setup_warnings
+    from wptk.cli_support import case_flags, setup_warnings
     from wptk.tokenization import FullTokenizer
-    setup_warnings("pipelines.create_pretraining_data")
+    setup_warnings(PROG, case_flags(args))
     with tempfile.TemporaryDirectory() as tmp:
         local_vocab = args.vocab_file
         if not is_local(local_vocab):
@@ -1147,9 +1132,8 @@ def run(argv):
     if not args.quiet:
         print(summary_text(summary))
     if counts["dropped_utf8_bytes"]:
-        print(f"{PROG}: warning: dropped {counts['dropped_utf8_bytes']:,} invalid UTF-8 byte(s) in "
-              f"{counts['dropped_utf8_lines']:,} line(s), as the reference does (use --errors=strict to fail "
-              "instead)", file=sys.stderr)
+        print(dropped_bytes_warning(PROG, counts["dropped_utf8_bytes"], counts["dropped_utf8_lines"]),
+              file=sys.stderr)
     return summary
 
 
@@ -1212,7 +1196,7 @@ def summary_text(summary):
     first, last = summary["output_files"][0], summary["output_files"][-1]
     lines.append(f"wrote {summary['output_dir']}/{{{first} .. {last}, summary.json}} in "
                  f"{summary['seconds']:.1f} s on {summary['runner']}")
-    return "\n".join(f"{PROG.split()[-1]}: {line}" if i == 0 else f"  {line}" for i, line in enumerate(lines))
+    return "\n".join(f"{PROG}: {line}" if i == 0 else f"  {line}" for i, line in enumerate(lines))
 
 
 _WPTK_ERROR = re.compile(r"WptkError: (.+?)(?: \[while running [^\]]*\])*\s*$", re.MULTILINE)

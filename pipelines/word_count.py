@@ -286,7 +286,7 @@ def run(argv):
                           max(1, int(args.input_split_mb * MB)), args.num_shards)
     c = summary["counts"]
     words = f"{c['words']:,} words in {c['bytes'] / 1e6:,.1f} MB" if c else "counts not reported by the runner"
-    print(f"word_count: {words}; wrote {shard_name(args.output, 0, args.num_shards)} .. "
+    print(f"{PROG}: {words}; wrote {shard_name(args.output, 0, args.num_shards)} .. "
           f"{shard_name(args.output, args.num_shards - 1, args.num_shards)} and {summary_name(args.output)} in "
           f"{summary['seconds']:.1f} s on {summary['runner']}")
     return summary

@@ -23,7 +23,7 @@ import pytest
 from wptk._native.records import (CRC32C_IMPLEMENTATION, _crc32c_portable, crc32c, frame_examples, frame_record,
                                   masked_crc32c)
 from wptk.textio import AtomicFile
-from wptk.tfrecord import RecordWriter, read_records
+from wptk.tfrecord import RecordWriter, is_gzip_file, read_records
 
 FEATURE_ORDER = ["input_ids", "input_mask", "segment_ids", "masked_lm_positions",
                  "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"]
@@ -579,3 +579,22 @@ def test_read_records_detects_corruption(tmp_path):
     gz_path.write_bytes(raw[:12] + bytes(b ^ 0x55 for b in raw[12:30]) + raw[30:])
     with pytest.raises(ValueError, match="c.tfrecord.gz"):
         list(read_records(gz_path, gzip=True))
+
+
+def test_read_records_detects_gzip_by_content(tmp_path):
+    payloads = [b"first", b"second" * 50]
+    for name, gz in (("plain.tfrecord.gz", False), ("packed.tfrecord", True)):   # names that mislead
+        with RecordWriter(tmp_path / name, gzip=gz) as w:
+            for p in payloads:
+                w.write(p)
+        assert is_gzip_file(tmp_path / name) is gz
+        assert list(read_records(tmp_path / name)) == payloads
+
+
+def test_a_plain_file_whose_first_length_starts_like_gzip_is_read_as_plain(tmp_path):
+    payload = bytes(0x8B1F)         # length 0x8b1f: little-endian bytes 1f 8b, GZIP's magic
+    with RecordWriter(tmp_path / "r.tfrecord") as w:
+        w.write(payload)
+    assert (tmp_path / "r.tfrecord").read_bytes()[:2] == b"\x1f\x8b"
+    assert not is_gzip_file(tmp_path / "r.tfrecord")
+    assert list(read_records(tmp_path / "r.tfrecord")) == [payload]

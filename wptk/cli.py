@@ -37,8 +37,12 @@ def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "create-pretraining-data":
-        from wptk.cmd_pretraining import normalize_absl_argv
-        argv = [argv[0]] + normalize_absl_argv(argv[1:])
+        from wptk.cli_support import absl_argv
+        from wptk.errors import UsageError
+        try:
+            argv = [argv[0]] + absl_argv(argv[1:])
+        except UsageError as e:
+            parser.parsers[argv[0]].error(str(e))
     args, unknown = parser.parse_known_args(argv)
     if unknown:     # reported by the command they were given to, as argparse would not
         parser.parsers.get(args.command, parser).reject_unknown(unknown)

@@ -95,14 +95,117 @@ def _read(path):
         return None
 
 
-def setup_warnings(command):
-    """Shows library warnings (e.g. a case mismatch) as one readable line on stderr, once each."""
+def setup_warnings(prog, case_flags=("--lower", "--no-lower", "--multilingual")):
+    """Shows library warnings as one line on stderr, `PROG: warning: ...`, once each; a vocab that does not
+    suit the case handling (CaseMismatch) is told in `case_flags`, the command's own (lowercase, keep case,
+    multilingual) settings as the user gave them."""
+    from wptk.vocab import CaseMismatch
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"wptk {command}: warning: {message}", file=sys.stderr)
+        if isinstance(message, CaseMismatch):
+            message = message.text(*case_flags)
+        print(f"{prog}: warning: {message}", file=sys.stderr)
     warnings.showwarning = show
     warnings.simplefilter("once", UserWarning)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+
+
+def format_bytes(n):
+    """A byte count for people: 3 significant digits in B, KB, MB, GB, TB or PB (powers of 1000), else EB."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 999.5:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:,.3g} EB" if n < 999.5 else f"{n:,.0f} EB"
+
+
+def parse_bool(text):
+    """absl's boolean values: true/false, t/f, 1/0, yes/no, in any case."""
+    value = text.strip().lower()
+    if value in ("true", "t", "1", "yes"):
+        return True
+    if value in ("false", "f", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+parse_bool.__name__ = "boolean"  # argparse names the type in its error message
+
+
+class BoolFlag(argparse.Action):
+    """An absl boolean flag: --flag, --flag=BOOL, --flag BOOL and --noflag. How it was given is kept in the
+    namespace's `spelled` dict (e.g. {"multilingual": "--multilingual=yes"}), so that messages can quote it."""
+
+    def __init__(self, option_strings, dest, default=False, help=None, **kwargs):
+        self.negated = ["--no" + o[2:] for o in option_strings if o.startswith("--")]
+        super().__init__(option_strings + self.negated, dest, nargs="?", default=default, metavar="BOOL",
+                         help=help)
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if option_string in self.negated:
+            if value is not None:
+                parser.error(f"{option_string} takes no value")
+            flag = False
+        else:
+            try:
+                flag = True if value is None else parse_bool(value)
+            except ValueError:
+                parser.error(f"argument {option_string}: invalid boolean value: {value!r}")
+        setattr(namespace, self.dest, flag)
+        spelled = dict(getattr(namespace, "spelled", None) or {})
+        spelled[self.dest] = option_string if value is None else f"{option_string}={value}"
+        namespace.spelled = spelled
+
+    def format_usage(self):
+        return self.option_strings[0]
+
+
+def absl_argv(argv):
+    """absl's command-line forms that argparse lacks: --flagfile=FILE (one flag per line; blank lines and lines
+    starting with # or // skipped; flagfiles may name flagfiles) and long flags with one dash (-max_seq_length=64).
+    A flagfile that cannot be read, a loop of flagfiles or a line that is not a flag is a UsageError."""
+    return _absl_argv(argv, ())
+
+
+def _absl_argv(argv, reading):
+    out = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            out += [arg, *args]
+            break
+        if arg.startswith("-") and arg[1:2].isalpha() and len(arg) > 2:
+            arg = "-" + arg
+        if arg == "--flagfile":
+            arg = f"--flagfile={next(args, '')}"
+        if not arg.startswith("--flagfile="):
+            out.append(arg)
+            continue
+        path = arg.split("=", 1)[1]
+        if os.path.abspath(path) in reading:
+            raise UsageError(f"--flagfile={path} names itself, through {' -> '.join(reading)}")
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read --flagfile={path}: {getattr(e, 'strerror', None) or e}") from None
+        flags = []
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith(("#", "//")):
+                continue
+            if not line.startswith("-"):
+                raise UsageError(f"--flagfile={path}, line {number}: not a flag: {line!r} (one --flag=value per line)")
+            flags.append(line)
+        out += _absl_argv(flags, reading + (os.path.abspath(path),))
+    return out
+
+
+def case_flags(args):
+    """setup_warnings' case_flags for commands with the reference's --do_lower_case and wptk's --multilingual."""
+    return ("--do_lower_case=True", "--do_lower_case=False",
+            (getattr(args, "spelled", None) or {}).get("multilingual", "--multilingual"))
 
 
 @contextlib.contextmanager

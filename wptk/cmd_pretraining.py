@@ -3,6 +3,7 @@ import os
 import sys
 import warnings
 
+from wptk.cli_support import BoolFlag
 from wptk.errors import WptkError
 
 HELP = "BERT's create_pretraining_data.py: same flags, same records, much faster"
@@ -10,7 +11,8 @@ DESCRIPTION = """\
 Creates BERT pretraining examples (next-sentence pairs with masked-LM predictions) as TFRecord files of
 tf.train.Example, exactly as google-research/bert's create_pretraining_data.py does: with the same input,
 vocab, flags and seed, the same records in the same order. Flags keep the reference's names and defaults,
-and its absl spellings work: --flag=value, --flag value, --do_lower_case=False, --nodo_lower_case.
+and its absl spellings work: --flag=value, --flag value, --do_lower_case=False, --nodo_lower_case,
+-flag=value, and --flagfile=FILE with one flag per line.
 
 Input: plain text, one sentence per line, a blank line between documents. Lines are split on "\\n" only;
 a new input file does not start a new document (as in the reference). Files ending in .gz, .bz2, .xz or
@@ -19,40 +21,10 @@ a new input file does not start a new document (as in the reference). Files endi
 python -m pipelines.create_pretraining_data --help.
 
 example:
-  wptk create-pretraining-data --input_file=corpus/*.txt --output_file=out/train.tfrecord \\
+  wptk create-pretraining-data --input_file='corpus/*.txt' --output_file=out/train.tfrecord \\
       --vocab_file=vocab.txt --do_lower_case=True --max_seq_length=128 --max_predictions_per_seq=20 \\
       --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
 """
-BOOL_FLAGS = ("do_lower_case", "do_whole_word_mask", "gzip", "multilingual")
-
-
-def parse_bool(text):
-    value = text.strip().lower()
-    if value in ("true", "t", "1", "yes"):
-        return True
-    if value in ("false", "f", "0", "no"):
-        return False
-    raise ValueError(text)
-
-
-parse_bool.__name__ = "boolean"  # argparse names the type in its error message
-
-
-def normalize_absl_argv(argv):
-    """absl's boolean spellings (--flag, --noflag, -flag) to --flag=true/false; other args unchanged."""
-    out = []
-    for arg in argv:
-        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-            arg = "-" + arg
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
-        if name in BOOL_FLAGS and "=" not in arg:
-            arg = f"--{name}=true"
-        elif name and name.startswith("no") and name[2:] in BOOL_FLAGS and "=" not in arg:
-            arg = f"--{name[2:]}=false"
-        out.append(arg)
-    return out
-
-
 def add_arguments(p):
     ref = p.add_argument_group("flags of the reference create_pretraining_data.py (same names and defaults)")
     ref.add_argument("--input_file", required=True,
@@ -61,9 +33,11 @@ def add_arguments(p):
                      help="output TFRecord file(s), comma-separated; records go round-robin over them "
                           "(/dev/stdout streams them)")
     ref.add_argument("--vocab_file", required=True, help="the vocabulary file the BERT model was trained on")
-    ref.add_argument("--do_lower_case", type=parse_bool, default=True, metavar="BOOL",
+    ref.add_argument("--flagfile", metavar="FILE",
+                     help="read flags from FILE, one per line (absl's format: # and // start comments)")
+    ref.add_argument("--do_lower_case", action=BoolFlag, default=True,
                      help="lowercase and strip accents: True for uncased models, False for cased (default True)")
-    ref.add_argument("--do_whole_word_mask", type=parse_bool, default=False, metavar="BOOL",
+    ref.add_argument("--do_whole_word_mask", action=BoolFlag,
                      help="mask all WordPieces of a word together (default False)")
     ref.add_argument("--max_seq_length", type=int, default=128, help="maximum sequence length (default 128)")
     ref.add_argument("--max_predictions_per_seq", type=int, default=20,
@@ -75,9 +49,9 @@ def add_arguments(p):
     ref.add_argument("--short_seq_prob", type=float, default=0.1,
                      help="probability of creating sequences shorter than the maximum length (default 0.1)")
     extra = p.add_argument_group("wptk extras (off by default, so the default output is the reference's)")
-    extra.add_argument("--multilingual", type=parse_bool, default=False, metavar="BOOL",
+    extra.add_argument("--multilingual", action=BoolFlag,
                        help="tokenize in multilingual mode (docs/multilingual.md; --do_lower_case is then ignored)")
-    extra.add_argument("--gzip", type=parse_bool, default=False, metavar="BOOL",
+    extra.add_argument("--gzip", action=BoolFlag,
                        help='write GZIP-compressed TFRecords (read with compression_type="GZIP")')
     extra.add_argument("--log_examples", type=int, default=0, metavar="N",
                        help="print the first N instances as readable tokens on stderr (the reference logs 20)")
@@ -88,13 +62,13 @@ def add_arguments(p):
 
 
 def run(args):
-    from wptk.cli_support import available_memory, setup_warnings
+    from wptk.cli_support import available_memory, case_flags, format_bytes, setup_warnings
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
     from wptk.textio import Utf8Decoder, check_outputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
-    setup_warnings("create-pretraining-data")
+    setup_warnings("wptk create-pretraining-data", case_flags(args))
     config = PretrainingConfig(
         max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
         random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
@@ -105,8 +79,8 @@ def run(args):
     inputs = expand_inputs(args.input_file)
     need, available = estimated_memory(inputs, config), available_memory()
     if available is not None and need > available:
-        warnings.warn(f"this input needs about {_size(need)} of memory in one process, more than the "
-                      f"{_size(available)} available: the Beam pipeline (python -m pipelines.create_pretraining_data) "
+        warnings.warn(f"this input needs about {format_bytes(need)} of memory in one process, more than the "
+                      f"{format_bytes(available)} available: the Beam pipeline (python -m pipelines.create_pretraining_data) "
                       "makes the same kind of records with memory per bucket", UserWarning)
     outputs = [p for p in args.output_file.split(",") if p]
     if not outputs:
@@ -118,6 +92,10 @@ def run(args):
         if os.path.isdir(path):
             raise WptkError(f"output file is a directory: {path}")
     check_outputs(outputs, inputs + [args.vocab_file], "--output_file")
+    for path in outputs:
+        if path.lower().endswith(".gz") and not args.gzip:
+            warnings.warn(f"--output_file {path} ends in .gz but --gzip is off: its records are not compressed "
+                          "(pass --gzip=true to compress them)", UserWarning)
     tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
                               multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input
@@ -126,14 +104,10 @@ def run(args):
     summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
                                       log_examples=args.log_examples, decoder=decoder, show_progress=show,
                                       log=lambda text: print(text, file=sys.stderr))
-    decoder.report()
+    decoder.report("wptk create-pretraining-data")
     if not args.quiet:
         print(f"wptk create-pretraining-data: {summary.documents:,} documents, {summary.sentences:,} sentences, "
               f"{summary.tokens:,} tokens -> {summary.instances:,} instances ({summary.masked_tokens:,} masked "
               f"tokens, {summary.random_next:,} random next) in {summary.seconds:.1f} s; wrote "
               f"{', '.join(summary.output_files)}", file=sys.stderr)
     return 0
-
-
-def _size(n):
-    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"

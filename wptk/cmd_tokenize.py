@@ -29,12 +29,12 @@ def add_arguments(p):
     case = p.add_mutually_exclusive_group()
     case.add_argument("--lower", dest="lower", action="store_true", default=True,
                       help="lowercase and strip accents, for uncased models (default)")
-    case.add_argument("--no-lower", dest="lower", action="store_false",
+    case.add_argument("--no-lower", "--no_lower", dest="lower", action="store_false",
                       help="keep case and accents, for cased models")
     accents = p.add_mutually_exclusive_group()
-    accents.add_argument("--strip-accents", dest="strip_accents", action="store_true", default=None,
+    accents.add_argument("--strip-accents", "--strip_accents", dest="strip_accents", action="store_true", default=None,
                          help="strip accents (NFD, drop Mn) even with --no-lower")
-    accents.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
+    accents.add_argument("--no-strip-accents", "--no_strip_accents", dest="strip_accents", action="store_false",
                          help="keep accents even when lowercasing")
     p.add_argument("--multilingual", action="store_true",
                    help="multilingual mode (docs/multilingual.md): no lowercasing or normalization, Thai word "
@@ -58,7 +58,7 @@ def run(args):
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import UNK, require_tokens
 
-    setup_warnings("tokenize")
+    setup_warnings("wptk tokenize")
     if args.multilingual and args.strip_accents:
         raise WptkError("--multilingual never strips accents; drop --strip-accents")
     tokenizer = FullTokenizer(args.vocab, do_lower_case=args.lower and not args.multilingual,
@@ -77,7 +77,7 @@ def run(args):
             _tokenize_stream(tokenizer, lines, stream, args)
     finally:
         progress.close()
-    decoder.report()
+    decoder.report("wptk tokenize")
     return 0
 
 

@@ -5,6 +5,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from wptk.cli_support import BoolFlag
 from wptk.errors import WptkError
 
 HELP = "learn a BERT WordPiece vocabulary from a corpus"
@@ -78,7 +79,7 @@ def run(args):
     from wptk.textio import AtomicFile
     from wptk.vocab_learner import WordPieceLearner, special_tokens
 
-    setup_warnings("vocab")
+    setup_warnings("wptk vocab")
     started = time.perf_counter()
     learner = WordPieceLearner(args.vocab_size, reserved_unused=args.reserved_unused, min_count=args.min_count,
                                complete_alphabets=args.complete_alphabets or 0,
@@ -102,8 +103,8 @@ def run(args):
         counted = (f"{info['input']['files']:,} file(s), {info['input']['bytes'] / 1e6:,.1f} MB, counted in "
                    f"{info['seconds']:.1f} s on {info['runner']}")
         if c.get("dropped_utf8_bytes"):
-            print(f"wptk vocab: dropped {c['dropped_utf8_bytes']:,} invalid UTF-8 byte(s), as the reference does",
-                  file=sys.stderr)
+            print(f"wptk vocab: warning: dropped {c['dropped_utf8_bytes']:,} invalid UTF-8 byte(s), as the reference "
+                  "does", file=sys.stderr)
     if not counts:
         raise WptkError("the input has no words: every line is blank or only has characters the tokenizer "
                         "deletes")
@@ -259,16 +260,8 @@ def add_count_flags(p):
                    help="word-count shards, summed in parallel (default 16)")
     p.add_argument("--input_split_mb", type=float, default=16.0, metavar="MB",
                    help="plain input files are counted in byte ranges of this many MiB, in parallel (default 16)")
-    p.add_argument("--check_text", type=_parse_bool, default=True, metavar="BOOL",
+    p.add_argument("--check_text", action=BoolFlag, default=True,
                    help="refuse input files whose first 64 KiB look binary (default True)")
-
-
-def _parse_bool(text):
-    from wptk.cmd_pretraining import parse_bool
-    return parse_bool(text)
-
-
-_parse_bool.__name__ = "boolean"      # argparse names the type in its error message
 
 
 def resolve_case(args):

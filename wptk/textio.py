@@ -33,11 +33,16 @@ class Utf8Decoder:
         self.bad_lines += 1
         return text
 
-    def report(self, stream=None):
-        """One line on stderr when bytes were dropped."""
+    def report(self, prog, stream=None):
+        """`PROG: warning: ...` on stderr when bytes were dropped."""
         if self.dropped_bytes:
-            print(f"wptk: dropped {self.dropped_bytes} invalid UTF-8 byte(s) in {self.bad_lines} line(s), as the "
-                  "reference does (use --errors strict to fail instead)", file=stream or sys.stderr)
+            print(dropped_bytes_warning(prog, self.dropped_bytes, self.bad_lines), file=stream or sys.stderr)
+
+
+def dropped_bytes_warning(prog, dropped_bytes, bad_lines):
+    """The warning every command gives for the invalid UTF-8 it dropped."""
+    return (f"{prog}: warning: dropped {dropped_bytes:,} invalid UTF-8 byte(s) in {bad_lines:,} line(s), as the "
+            "reference does (use --errors=strict to fail instead)")
 
 
 _DECOMPRESSORS = {".gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"), ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile,

@@ -28,7 +28,7 @@ from wptk._native.records import masked_crc32c as _masked_crc32c
 from wptk.errors import naming
 from wptk.textio import AtomicFile
 
-__all__ = ["RecordWriter", "read_records", "frame_record", "masked_crc32c", "crc32c"]
+__all__ = ["RecordWriter", "read_records", "is_gzip_file", "frame_record", "masked_crc32c", "crc32c"]
 
 crc32c = _crc32c
 masked_crc32c = _masked_crc32c
@@ -191,13 +191,26 @@ def _read_exact(f, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_records(path: PathLike, gzip: bool = False) -> Iterator[bytes]:
-    """Yield each record's payload from a TFRecord file, verifying both CRCs.
+def is_gzip_file(path: PathLike) -> bool:
+    """Whether a TFRecord file is GZIP-compressed: it starts with GZIP's magic bytes, and its first 12 bytes are
+    not a valid record header (a plain file's first record length could begin with those bytes)."""
+    with open(path, "rb") as f:
+        head = _read_exact(f, 12)
+    if head[:2] != b"\x1f\x8b":
+        return False
+    return len(head) < 12 or _masked_crc32c(head[:8]) != struct.unpack_from("<I", head, 8)[0]
+
+
+def read_records(path: PathLike, gzip: Optional[bool] = None) -> Iterator[bytes]:
+    """Yield each record's payload from a TFRecord file, verifying both CRCs. GZIP compression is detected
+    (``is_gzip_file``) unless ``gzip`` says.
 
     Raises ``ValueError`` (message includes the path and byte offset) on a bad CRC, a truncated
     record or a corrupt GZIP stream.
     """
     path = os.fspath(path)
+    if gzip is None:
+        gzip = is_gzip_file(path)
     f = _gzip.open(path, "rb") if gzip else open(path, "rb", buffering=1 << 20)
     offset = 0
     index = 0

@@ -131,7 +131,7 @@ class FullTokenizer:
         self.multilingual = multilingual
         self.do_lower_case = do_lower_case and not multilingual
         self.strip_accents = self.do_lower_case if strip_accents is None else strip_accents
-        check_case(self.vocab, self.do_lower_case, vocab_file)
+        check_case(self.vocab, self.do_lower_case, vocab_file, multilingual)
         self._kernel = _kernel(lower=self.do_lower_case, strip_accents=self.strip_accents,
                                trie=Trie(self.vocab.items()), id_strings=_id_strings(self.vocab),
                                unk_id=self.vocab.get(UNK, -1), multilingual=multilingual, vocab=self.vocab)

@@ -56,17 +56,31 @@ def looks_cased(vocab):
     return None
 
 
-def check_case(vocab, do_lower_case, vocab_file):
-    """Warns once when lowercasing meets a cased vocab, or the reverse, as the reference's
+class CaseMismatch(UserWarning):
+    """The vocab evidently does not suit the tokenizer's case handling: `vocab_cased` says which way. Its text
+    names the library's arguments; `text()` words it with a command's own flags."""
+
+    def __init__(self, vocab_file, vocab_cased, multilingual=False):
+        self.vocab_file, self.vocab_cased, self.multilingual = vocab_file, vocab_cased, multilingual
+        super().__init__(self.text("do_lower_case=True", "do_lower_case=False", "multilingual=True"))
+
+    def text(self, lower, keep, multilingual):
+        """The warning with `lower`, `keep` and `multilingual` as the settings that lowercase, keep case, and
+        choose the multilingual mode (which keeps case)."""
+        if self.vocab_cased:
+            return (f"{self.vocab_file} looks like a cased vocab (many tokens have capitals) but {lower} lowercases: "
+                    f"capitalised pieces will never be produced; use {keep} for cased models")
+        if self.multilingual:
+            return (f"{self.vocab_file} looks like an uncased vocab (no tokens have capitals) but {multilingual} keeps "
+                    "case (the multilingual mode never lowercases): capitalised words will split badly; use a cased "
+                    "vocab such as bert-base-multilingual-cased's")
+        return (f"{self.vocab_file} looks like an uncased vocab (no tokens have capitals) but {keep} keeps case: "
+                f"capitalised words will split badly; use {lower} for uncased models")
+
+
+def check_case(vocab, do_lower_case, vocab_file, multilingual=False):
+    """Warns (CaseMismatch) once when lowercasing meets a cased vocab, or the reverse, as the reference's
     `validate_case_matches_checkpoint` does from checkpoint names, but by looking at the vocab."""
     cased = looks_cased(vocab)
-    if cased is True and do_lower_case:
-        warnings.warn(
-            f"{vocab_file} looks like a cased vocab (many tokens have capitals) but do_lower_case=True; "
-            "capitalised pieces will never be produced. Pass do_lower_case=False (CLI: --no-lower) for cased models.",
-            UserWarning, stacklevel=3)
-    elif cased is False and not do_lower_case:
-        warnings.warn(
-            f"{vocab_file} looks like an uncased vocab (no tokens have capitals) but do_lower_case=False; "
-            "capitalised words will split badly. Use do_lower_case=True for uncased models.",
-            UserWarning, stacklevel=3)
+    if cased is True and do_lower_case or cased is False and not do_lower_case:
+        warnings.warn(CaseMismatch(vocab_file, cased, multilingual), stacklevel=3)
