@@ -104,7 +104,21 @@ LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "Bundle
 OUTPUT_PATTERNS = ("train-*-of-*.tfrecord", "train-*-of-*.tfrecord.gz", ".train-*", "summary.json",
                    ".summary.json.tmp-*", SHUFFLE_PREFIX + "*/*")
 
-DESCRIPTION = __doc__.split("\n\n", 2)[2]
+DESCRIPTION = """\
+Creates BERT pretraining data (TFRecord files of tf.train.Example) from plain text as `wptk
+create-pretraining-data` does, for a corpus of any size, with Apache Beam on this machine or a cluster
+(Dataflow, Flink, Spark, Dask). Documents go into --num_buckets buckets by a hash of their text; each bucket
+becomes one file DIR/train-KKKKK-of-NNNNN.tfrecord, made exactly as the command makes it with the bucket's own
+seed (listed in DIR/summary.json): deterministic on every runner and worker count, but not the same bytes as one
+run of the command. The reference's flags keep their names and meaning (and --flagfile=FILE works); Beam's
+pipeline options (--runner, --direct_num_workers, ...) are accepted too. Always pass --runner.
+
+example:
+  python -m pipelines.create_pretraining_data --input_file='corpus/*.txt' --output_dir=out \\
+      --vocab_file=vocab.txt --dupe_factor=5 --num_buckets=64 \\
+      --runner=DirectRunner --direct_running_mode=multi_processing --direct_num_workers=2
+"""
+EPILOG = __doc__.split("\n\n", 2)[2]
 
 fast_worker_exit()      # in a local worker process: no interpreter teardown after the job (process_costs)
 
@@ -129,7 +143,7 @@ class _Without:
 
 
 def build_parser():
-    p = ArgumentParser(prog=PROG, description=DESCRIPTION, allow_abbrev=False,
+    p = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
     g = p.add_argument_group("pipeline flags")

@@ -255,7 +255,7 @@ def build_parser():
     p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n", 2)[2], allow_abbrev=False,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_file", required=True,
-                   help="comma-separated files or glob patterns (any Beam filesystem), plain text or .gz/.bz2")
+                   help="comma-separated files or glob patterns (any Beam filesystem), plain text or compressed (.gz, .bz2, .xz, .lzma)")
     p.add_argument("--output", required=True,
                    help="prefix of the output files: PREFIX-SSSSS-of-NNNNN.tsv and PREFIX-summary.json")
     add_tokenizer_flags(p)

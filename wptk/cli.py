@@ -5,6 +5,9 @@ import sys
 
 DESCRIPTION = """\
 wptk: fast, exact BERT tokenization and pretraining data. Run `wptk COMMAND --help` for a command's flags.
+
+For a corpus larger than one machine's memory, the same pretraining data comes from an Apache Beam pipeline
+(pip install "wptk[beam]"), on this machine or a cluster: python -m pipelines.create_pretraining_data --help
 """
 
 

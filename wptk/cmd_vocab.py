@@ -35,8 +35,8 @@ def add_arguments(p):
     source = p.add_argument_group("input (one of)")
     inputs = source.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--input_file", metavar="GLOBS",
-                        help="comma-separated text files or glob patterns (plain, .gz or .bz2); lines are split on "
-                             "\"\\n\"; invalid UTF-8 bytes are dropped as the reference does")
+                        help="comma-separated text files or glob patterns (plain, or compressed: .gz, .bz2, .xz, "
+                             ".lzma); lines are split on \"\\n\"; invalid UTF-8 bytes are dropped as the reference does")
     inputs.add_argument("--word_counts", metavar="PREFIX",
                         help="learn from word counts written by `python -m pipelines.word_count --output=PREFIX`")
     out = p.add_argument_group("vocabulary")
