@@ -13,9 +13,9 @@ For a corpus larger than one machine's memory, the same pretraining data comes f
 
 def _commands():
     """name -> module with `add_arguments(parser)` and `run(args)`; imported only when used."""
-    from wptk import cmd_demo, cmd_pretraining, cmd_tokenize, cmd_vocab
-    return {"tokenize": cmd_tokenize, "create-pretraining-data": cmd_pretraining, "vocab": cmd_vocab,
-            "demo": cmd_demo}
+    from wptk import cmd_demo, cmd_inspect, cmd_pretraining, cmd_tokenize, cmd_vocab
+    return {"tokenize": cmd_tokenize, "create-pretraining-data": cmd_pretraining, "inspect": cmd_inspect,
+            "vocab": cmd_vocab, "demo": cmd_demo}
 
 
 def build_parser():

@@ -521,3 +521,54 @@ def frame_examples(input_ids, lengths, segment_a_lengths, masked_positions, mask
     if <size_t>(o - base) != total:  # internal consistency guard
         raise AssertionError(f"frame_examples wrote {o - base} bytes, expected {total}")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading frames
+# ---------------------------------------------------------------------------------------------
+
+cdef inline uint64_t _load_le64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int k
+    for k in range(7, -1, -1):
+        v = (v << 8) | p[k]
+    return v
+
+
+def split_frames(const uint8_t[::1] data, bint verify=True):
+    """The complete TFRecord frames at the start of `data`: (payload offsets, payload lengths, bytes used,
+    problem), offsets and lengths as int64 arrays. `problem` is None, or (what, index of the frame, its byte
+    offset in `data`) for a frame whose length or data CRC does not match (with `verify`): frames before it
+    are returned. Bytes after the last complete frame (a frame cut by the end of `data`) are not used."""
+    cdef size_t n = data.shape[0], at = 0, length
+    cdef const uint8_t* p = &data[0] if n else NULL
+    cdef Py_ssize_t count = 0, cap = 1024
+    cdef int bad = 0
+    offsets = np.empty(cap, dtype=np.int64)
+    lengths = np.empty(cap, dtype=np.int64)
+    cdef int64_t[::1] off_v = offsets, len_v = lengths
+    while True:
+        with nogil:
+            while at + 12 <= n and count < cap:
+                length = <size_t>_load_le64(p + at)
+                if verify and _mask(_crc_update(0, p + at, 8)) != _load_le32(p + at + 8):
+                    bad = 1
+                    break
+                if n - at < 16 or length > n - at - 16:
+                    break
+                if verify and _mask(_crc_update(0, p + at + 12, length)) != _load_le32(p + at + 12 + length):
+                    bad = 2
+                    break
+                off_v[count] = <int64_t>(at + 12)
+                len_v[count] = <int64_t>length
+                count += 1
+                at += 16 + length
+        if count < cap or bad:
+            break
+        cap *= 2
+        offsets = np.resize(offsets, cap)
+        lengths = np.resize(lengths, cap)
+        off_v = offsets
+        len_v = lengths
+    problem = None if not bad else ("a corrupted length" if bad == 1 else "corrupted data (CRC mismatch)", count, at)
+    return offsets[:count], lengths[:count], at, problem
