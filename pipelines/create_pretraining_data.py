@@ -88,6 +88,7 @@ from pipelines.process_costs import (  # noqa: E402
 from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
+from wptk import recipe  # noqa: E402
 from wptk.cli_support import ArgumentParser, BoolFlag, absl_argv, with_suggestions  # noqa: E402
 from wptk.errors import UsageError, WptkError  # noqa: E402
 from wptk.textio import READ_ERRORS, check_input, decompressor, dropped_bytes_warning  # noqa: E402
@@ -893,7 +894,8 @@ class WriteBucketFn(beam.DoFn):
                                    gzip=self.gzip)
         else:
             write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip)
-        stats = {"bucket": bucket, "text_documents": n_text, "text_bytes": text_bytes,
+        stats = {**recipe.counts(docs, instances, config), "bucket": bucket, "text_documents": n_text,
+                 "text_bytes": text_bytes,
                  "documents": docs.n_documents, "sentences": docs.n_sentences, "tokens": len(docs.tokens),
                  "unk_tokens": int((docs.tokens == self.unk_id).sum()),
                  "instances": len(instances) if instances is not None else 0,
@@ -998,6 +1000,7 @@ def make_runner(options):
 BUCKET_COUNTS = ("text_documents", "text_bytes", "documents", "sentences", "tokens", "unk_tokens", "instances",
                  "masked_tokens", "random_next", "truncated")
 READ_COUNTS = ("documents_read", "dropped_utf8_bytes", "dropped_utf8_lines")
+RECIPE_COUNTS = ("single_sentence_documents", "real_tokens", "capped")   # besides those above: wptk.recipe.counts
 
 
 def job_metrics(result, namespace):
@@ -1052,6 +1055,8 @@ def job_counts(stats, metrics):
     """The summary's counts: sums of the per-bucket counts (exact on every runner), bucket sizes, and the
     reading counts that only Beam metrics carry (None where the runner has no metrics)."""
     counts = {name: sum(s[name] for s in stats) for name in BUCKET_COUNTS}
+    counts["recipe"] = {name: sum(s[name] for s in stats) for name in RECIPE_COUNTS}
+    counts["empty_buckets"] = sum(1 for s in stats if s["instances"] == 0)
     for name in ("text_documents", "text_bytes"):
         values = [s[name] for s in stats]
         counts["bucket_" + name.split("_")[1]] = {"min": min(values), "max": max(values),
@@ -1136,6 +1141,7 @@ def run(argv):
         "input": {"files": len(inputs), "bytes": sum(size for _, size in inputs)},
         "bucket_seeds": [bucket_seed(config.random_seed, k) for k in range(args.num_buckets)],
         "output_files": [f.rsplit("/", 1)[-1] for f in files],
+        "profile": recipe.figures({**counts, **counts["recipe"]}, config),
         "flags": flags_used(args),
         "runner": runner_text,
     }
@@ -1145,10 +1151,23 @@ def run(argv):
     summary["output_dir"] = output_dir
     if not args.quiet:
         print(summary_text(summary))
+    for line in recipe.warnings({**counts, **counts["recipe"]}, config) + empty_bucket_warnings(counts, args):
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     if counts["dropped_utf8_bytes"]:
         print(dropped_bytes_warning(PROG, counts["dropped_utf8_bytes"], counts["dropped_utf8_lines"]),
               file=sys.stderr)
     return summary
+
+
+def empty_bucket_warnings(counts, args):
+    """A warning when buckets came out empty: their files exist (every bucket has one, so that a set is complete
+    by its names) but hold no record."""
+    empty = counts["empty_buckets"]
+    if not empty:
+        return []
+    return [f"{empty} of {args.num_buckets} buckets hold no instances (their files are empty, so that the set "
+            f"stays complete): {counts['documents']:,} document(s) are too few for --num_buckets={args.num_buckets}; "
+            "use fewer buckets"]
 
 
 def local_progress(shuffle_dir, total_bytes, num_buckets):
@@ -1198,7 +1217,10 @@ def summary_text(summary):
              f"{c['random_next']:,} random next, {c['truncated']:,} truncated pairs)",
              f"{summary['input']['files']:,} input file(s), {summary['input']['bytes'] / 1e6:,.1f} MB; "
              f"{len(summary['output_files'])} bucket(s) of {size['min']:,}..{size['max']:,} documents "
-             f"(mean {size['mean']:,})"]
+             f"(mean {size['mean']:,})",
+             f"{100 * summary['profile']['masked_share']:.1f}% of real tokens masked, "
+             f"{100 * summary['profile']['random_next_share']:.0f}% random next, "
+             f"{100 * summary['profile']['padding_share']:.0f}% padding"]
     if metrics is None:
         lines.append("this runner reports no Beam metrics: counts are the buckets' own; invalid UTF-8 not counted")
     elif any(metrics[name] != counts[name] for name in BUCKET_COUNTS):

@@ -63,6 +63,7 @@ def add_arguments(p):
 
 def run(args):
     from wptk.cli_support import available_memory, case_flags, format_bytes, setup_warnings
+    from wptk import recipe
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
     from wptk.textio import Utf8Decoder, check_outputs
     from wptk.tokenization import FullTokenizer
@@ -106,8 +107,12 @@ def run(args):
                                       log=lambda text: print(text, file=sys.stderr))
     decoder.report("wptk create-pretraining-data")
     if not args.quiet:
+        f = recipe.figures(summary.recipe, config)
         print(f"wptk create-pretraining-data: {summary.documents:,} documents, {summary.sentences:,} sentences, "
               f"{summary.tokens:,} tokens -> {summary.instances:,} instances ({summary.masked_tokens:,} masked "
-              f"tokens, {summary.random_next:,} random next) in {summary.seconds:.1f} s; wrote "
+              f"tokens, {100 * f['masked_share']:.1f}% of real tokens; {100 * f['random_next_share']:.0f}% random "
+              f"next; {100 * f['padding_share']:.0f}% padding) in {summary.seconds:.1f} s; wrote "
               f"{', '.join(summary.output_files)}", file=sys.stderr)
+    for line in recipe.warnings(summary.recipe, config):
+        print(f"wptk create-pretraining-data: warning: {line}", file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ import numpy as np
 
 from wptk._native.instances import InstanceBuilder, encode_records, materialize
 from wptk._native.pyrandom import CompatRandom
+from wptk import recipe
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
 from wptk.textio import Progress, Utf8Decoder, check_input, decompressor, read_lines
@@ -296,6 +297,7 @@ class Summary:
     truncated: int
     seconds: float
     output_files: list
+    recipe: dict            # wptk.recipe.counts: what the instances hold, for figures and warnings
 
 
 def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=False, log_examples=0,
@@ -322,4 +324,4 @@ def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=F
     progress.close()
     return Summary(docs.n_documents, docs.n_sentences, len(docs.tokens), len(instances),
                    instances.n_masked_total, instances.n_random_next, instances.n_truncated,
-                   time.perf_counter() - start, list(output_files))
+                   time.perf_counter() - start, list(output_files), recipe.counts(docs, instances, config))
