@@ -148,7 +148,9 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
     g = p.add_argument_group("pipeline flags")
-    g.add_argument("--output_dir", required=True,
+    g.add_argument("--plan_worker_memory_mb", type=float, default=None, metavar="MB",
+                   help="with --plan: also print the --num_buckets that keeps a worker under this many MB (10^6 bytes)")
+    g.add_argument("--output_dir",
                    help="directory (any Beam filesystem) for train-KKKKK-of-NNNNN.tfrecord[.gz] and summary.json")
     g.add_argument("--num_buckets", type=int, default=16,
                    help="number of buckets = output files; a bucket's documents must fit one worker's memory "
@@ -188,6 +190,7 @@ def parse_args(argv, parser=None):
         random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
         short_seq_prob=args.short_seq_prob, do_whole_word_mask=args.do_whole_word_mask)
     config.validate()
+    cmd_pretraining.check_plan_flags(args, "output_dir")
     if not 1 <= args.num_buckets <= 99999:
         raise WptkError(f"--num_buckets must be between 1 and 99999, got {args.num_buckets}")
     if not args.max_document_mb > 0:
@@ -1091,6 +1094,8 @@ def run(argv):
             list(pool.map(check_text_file, [path for path, _ in inputs]))
     if sum(size for _, size in inputs) == 0:
         raise WptkError("the input has no documents: every input file is empty")
+    if args.plan:
+        return plan_job(args, inputs, tokenizer, config)
     output_dir = args.output_dir.rstrip("/") or "/"
     created = prepare_output_dir(output_dir, args.overwrite,
                                  [p for p in [path for path, _ in inputs] + [args.vocab_file] if is_local(p)])
@@ -1168,6 +1173,20 @@ def empty_bucket_warnings(counts, args):
     return [f"{empty} of {args.num_buckets} buckets hold no instances (their files are empty, so that the set "
             f"stays complete): {counts['documents']:,} document(s) are too few for --num_buckets={args.num_buckets}; "
             "use fewer buckets"]
+
+
+def plan_job(args, inputs, tokenizer, config):
+    """--plan: the prediction for this job, printed; nothing is written. Reads local files only."""
+    from wptk.plan import plan, plan_text
+    remote = [path for path, _ in inputs if not is_local(path)]
+    if remote:
+        raise WptkError(f"--plan reads local files only ({remote[0]}): copy a part of the corpus here to plan")
+    result = plan([path for path, _ in inputs], tokenizer, config, gzip=args.gzip, num_buckets=args.num_buckets,
+                  batch_size=args.plan_batch_size,
+                  worker_memory=args.plan_worker_memory_mb * 1e6 if args.plan_worker_memory_mb else None,
+                  split_sentences=split_sentences if args.split_sentences else None)
+    print(json.dumps(result) if args.json else plan_text(result, PROG))
+    return result
 
 
 def local_progress(shuffle_dir, total_bytes, num_buckets):

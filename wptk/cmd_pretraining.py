@@ -1,4 +1,5 @@
 """`wptk create-pretraining-data`: google-research/bert's create_pretraining_data.py, same flags, same records."""
+import json
 import os
 import sys
 import warnings
@@ -29,7 +30,7 @@ def add_arguments(p):
     ref = p.add_argument_group("flags of the reference create_pretraining_data.py (same names and defaults)")
     ref.add_argument("--input_file", required=True,
                      help="input raw text file(s): comma-separated list of files or glob patterns")
-    ref.add_argument("--output_file", required=True,
+    ref.add_argument("--output_file",
                      help="output TFRecord file(s), comma-separated; records go round-robin over them "
                           "(/dev/stdout streams them)")
     ref.add_argument("--vocab_file", required=True, help="the vocabulary file the BERT model was trained on")
@@ -59,13 +60,21 @@ def add_arguments(p):
                        help="invalid UTF-8 in the input: 'ignore' drops the bytes as the reference does and "
                             "reports the count (default); 'strict' stops with the file and line")
     extra.add_argument("--quiet", action="store_true", help="no progress display and no summary")
+    plan = p.add_argument_group("planning (wptk extras): predict a run from a sample of its input")
+    plan.add_argument("--plan", action="store_true",
+                      help="write nothing: read a sample of the input (about 1%%, or all of a small input), run the "
+                           "real kernels on it and print the documents, instances, output bytes (plain and GZIP), "
+                           "peak memory, time on one core and training steps per epoch the run would have")
+    plan.add_argument("--plan_batch_size", type=int, default=256, metavar="N",
+                      help="the training batch size for --plan's steps per epoch (default 256)")
+    plan.add_argument("--json", action="store_true", help="with --plan: print one JSON object")
 
 
 def run(args):
     from wptk.cli_support import available_memory, case_flags, format_bytes, setup_warnings
     from wptk import recipe
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
-    from wptk.textio import Utf8Decoder, check_outputs
+    from wptk.textio import Utf8Decoder
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
@@ -78,28 +87,21 @@ def run(args):
     if args.log_examples < 0:
         raise WptkError(f"--log_examples must be >= 0, got {args.log_examples}")
     inputs = expand_inputs(args.input_file)
+    check_plan_flags(args)
     need, available = estimated_memory(inputs, config), available_memory()
     if available is not None and need > available:
         warnings.warn(f"this input needs about {format_bytes(need)} of memory in one process, more than the "
                       f"{format_bytes(available)} available: the Beam pipeline (python -m pipelines.create_pretraining_data) "
                       "makes the same kind of records with memory per bucket", UserWarning)
-    outputs = [p for p in args.output_file.split(",") if p]
-    if not outputs:
-        raise WptkError("--output_file names no file")
-    for path in outputs:
-        directory = os.path.dirname(path) or "."
-        if not os.path.isdir(directory):
-            raise WptkError(f"output directory does not exist: {directory}")
-        if os.path.isdir(path):
-            raise WptkError(f"output file is a directory: {path}")
-    check_outputs(outputs, inputs + [args.vocab_file], "--output_file")
-    for path in outputs:
-        if path.lower().endswith(".gz") and not args.gzip:
-            warnings.warn(f"--output_file {path} ends in .gz but --gzip is off: its records are not compressed "
-                          "(pass --gzip=true to compress them)", UserWarning)
+    outputs = [] if args.plan else _outputs(args, inputs)
     tokenizer = FullTokenizer(args.vocab_file, do_lower_case=args.do_lower_case and not args.multilingual,
                               multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input
+    if args.plan:
+        from wptk.plan import plan, plan_text
+        result = plan(inputs, tokenizer, config, gzip=args.gzip, batch_size=args.plan_batch_size)
+        print(json.dumps(result) if args.json else plan_text(result, "wptk create-pretraining-data"))
+        return 0
     decoder = Utf8Decoder(strict=args.errors == "strict")
     show = None if not args.quiet else False
     summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
@@ -116,3 +118,35 @@ def run(args):
     for line in recipe.warnings(summary.recipe, config):
         print(f"wptk create-pretraining-data: warning: {line}", file=sys.stderr)
     return 0
+
+
+def check_plan_flags(args, output_flag="output_file"):
+    """UsageError for planning flags that cannot be honoured, or the output flag missing without --plan."""
+    from wptk.errors import UsageError
+    if args.json and not args.plan:
+        raise UsageError("--json prints the plan: give it with --plan")
+    if args.plan_batch_size < 1:
+        raise UsageError(f"--plan_batch_size must be >= 1, got {args.plan_batch_size}")
+    if not args.plan and getattr(args, output_flag) is None:
+        raise UsageError(f"the following arguments are required: --{output_flag}")
+
+
+def _outputs(args, inputs):
+    """The output files of --output_file, checked before any work: their directories exist, none is a
+    directory or an input, none is named twice; a .gz name without --gzip is warned about."""
+    from wptk.textio import check_outputs
+    outputs = [p for p in args.output_file.split(",") if p]
+    if not outputs:
+        raise WptkError("--output_file names no file")
+    for path in outputs:
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            raise WptkError(f"output directory does not exist: {directory}")
+        if os.path.isdir(path):
+            raise WptkError(f"output file is a directory: {path}")
+    check_outputs(outputs, inputs + [args.vocab_file], "--output_file")
+    for path in outputs:
+        if path.lower().endswith(".gz") and not args.gzip:
+            warnings.warn(f"--output_file {path} ends in .gz but --gzip is off: its records are not compressed "
+                          "(pass --gzip=true to compress them)", UserWarning)
+    return outputs

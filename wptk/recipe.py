@@ -8,6 +8,7 @@ import numpy as np
 MASKED_WARN_RATIO = 0.8         # warn when the masked share is below this part of masked_lm_prob ...
 CAPPED_WARN_SHARE = 0.05        # ... because max_predictions_per_seq cut more than this share of instances short
 RANDOM_NEXT_WARN_SHARE = 0.6    # warn when more pairs than this are random next (the reference aims at about half)
+CHUNK = 1 << 16                 # instances counted at a time
 SINGLE_SENTENCE_WARN_SHARE = 0.5  # ... and more documents than this are one sentence (long sentences alone
                                   # also force random next pairs, and need no warning)
 
@@ -20,13 +21,15 @@ def counts(docs, instances, config):
     if instances is None or not len(instances):
         return out
     arrays = instances.arrays
-    length = 3 + arrays["a_len"].astype(np.int64) + arrays["b_len"]
-    masked = (arrays["positions"] != 0).sum(axis=1)
-    wanted = np.maximum(1, np.rint(length * config.masked_lm_prob))       # the reference's round(): half to even
-    out.update(instances=len(instances), real_tokens=int(length.sum()), masked_tokens=instances.n_masked_total,
-               capped=int(((masked == config.max_predictions_per_seq) & (wanted > config.max_predictions_per_seq))
-                          .sum()),
-               random_next=instances.n_random_next)
+    real_tokens = capped = 0
+    for start in range(0, len(instances), CHUNK):      # in chunks: temporaries stay small beside the table
+        length = 3 + arrays["a_len"][start:start + CHUNK].astype(np.int32) + arrays["b_len"][start:start + CHUNK]
+        masked = np.count_nonzero(arrays["positions"][start:start + CHUNK], axis=1)
+        wanted = np.maximum(1, np.rint(length * config.masked_lm_prob))   # the reference's round(): half to even
+        real_tokens += int(length.sum())
+        capped += int(((masked == config.max_predictions_per_seq) & (wanted > config.max_predictions_per_seq)).sum())
+    out.update(instances=len(instances), real_tokens=real_tokens, masked_tokens=instances.n_masked_total,
+               capped=capped, random_next=instances.n_random_next)
     return out
 
 
