@@ -179,7 +179,9 @@ def parse_args(argv, parser=None):
     """(args, config, beam_argv) by `parser` (build_parser's); WptkError for bad values, SystemExit(2) for
     unparseable ones."""
     parser = parser or build_parser()
-    args, beam_argv = parser.parse_known_args(absl_argv(argv))
+    argv = absl_argv(argv)
+    cmd_pretraining.require_output_unless_plan(parser, argv, "--output_dir")
+    args, beam_argv = parser.parse_known_args(argv)
     if args.output_file is not None:
         raise WptkError("--output_file is not a flag of the pipeline: it writes one file per bucket into "
                         "--output_dir")
@@ -190,7 +192,7 @@ def parse_args(argv, parser=None):
         random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
         short_seq_prob=args.short_seq_prob, do_whole_word_mask=args.do_whole_word_mask)
     config.validate()
-    cmd_pretraining.check_plan_flags(args, "output_dir")
+    cmd_pretraining.check_plan_flags(args)
     if not 1 <= args.num_buckets <= 99999:
         raise WptkError(f"--num_buckets must be between 1 and 99999, got {args.num_buckets}")
     if not args.max_document_mb > 0:

@@ -70,5 +70,6 @@ def test_plan_text_and_flags(corpus, tmp_path):
     assert "keeps a worker under 400 MB" in proc.stdout and "at batch size 32" in proc.stdout
     assert os.listdir(tmp_path) == []
     proc = subprocess.run([sys.executable, "-m", "wptk", "create-pretraining-data", f"--input_file={corpus}",
-                           f"--vocab_file={VOCAB}", "--json"], capture_output=True, text=True)
+                           f"--vocab_file={VOCAB}", f"--output_file={tmp_path / 'o.tfrecord'}", "--json"],
+                          capture_output=True, text=True)
     assert proc.returncode == 2 and "--json prints the plan" in proc.stderr

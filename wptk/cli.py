@@ -42,10 +42,12 @@ def main(argv=None):
     if argv and argv[0] == "create-pretraining-data":
         from wptk.cli_support import absl_argv
         from wptk.errors import UsageError
+        from wptk.cmd_pretraining import require_output_unless_plan
         try:
             argv = [argv[0]] + absl_argv(argv[1:])
         except UsageError as e:
             parser.parsers[argv[0]].error(str(e))
+        require_output_unless_plan(parser.parsers[argv[0]], argv, "--output_file")
     args, unknown = parser.parse_known_args(argv)
     if unknown:     # reported by the command they were given to, as argparse would not
         parser.parsers.get(args.command, parser).reject_unknown(unknown)

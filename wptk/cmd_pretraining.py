@@ -120,15 +120,19 @@ def run(args):
     return 0
 
 
-def check_plan_flags(args, output_flag="output_file"):
-    """UsageError for planning flags that cannot be honoured, or the output flag missing without --plan."""
+def require_output_unless_plan(parser, argv, output_flag):
+    """Makes `parser`'s output flag required, unless `argv` asks for --plan (which writes nothing)."""
+    if not any(arg == "--plan" for arg in argv):
+        parser._option_string_actions[output_flag].required = True
+
+
+def check_plan_flags(args):
+    """UsageError for planning flags that cannot be honoured."""
     from wptk.errors import UsageError
     if args.json and not args.plan:
         raise UsageError("--json prints the plan: give it with --plan")
     if args.plan_batch_size < 1:
         raise UsageError(f"--plan_batch_size must be >= 1, got {args.plan_batch_size}")
-    if not args.plan and getattr(args, output_flag) is None:
-        raise UsageError(f"the following arguments are required: --{output_flag}")
 
 
 def _outputs(args, inputs):
