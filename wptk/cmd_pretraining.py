@@ -84,13 +84,16 @@ def add_arguments(p):
     extra.add_argument("--errors", choices=("ignore", "strict"), default="ignore",
                        help="invalid UTF-8 in the input: 'ignore' drops the bytes as the reference does and "
                             "reports the count (default); 'strict' stops with the file and line")
+    extra.add_argument("--max_line_mb", type=float, default=64, metavar="MB",
+                       help="a line longer than this many MiB is an error naming the file and line (an endless "
+                            "line such as /dev/zero's would take all memory); default 64")
     extra.add_argument("--quiet", action="store_true", help="no progress display and no summary")
 
 
 def run(args):
     from wptk.cli_support import available_memory, setup_warnings
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
-    from wptk.textio import Utf8Decoder, refuse_overwriting_inputs
+    from wptk.textio import Utf8Decoder, max_line_bytes, refuse_overwriting_inputs
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
@@ -102,6 +105,7 @@ def run(args):
     config.validate()
     if args.log_examples < 0:
         raise WptkError(f"--log_examples must be >= 0, got {args.log_examples}")
+    max_line = max_line_bytes(args.max_line_mb)
     inputs = expand_inputs(args.input_file)
     need, available = estimated_memory(inputs, config), available_memory()
     if available is not None and need > available:
@@ -125,7 +129,7 @@ def run(args):
     show = None if not args.quiet else False
     summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
                                       log_examples=args.log_examples, decoder=decoder, show_progress=show,
-                                      log=lambda text: print(text, file=sys.stderr))
+                                      log=lambda text: print(text, file=sys.stderr), max_line=max_line)
     decoder.report()
     if not args.quiet:
         print(f"wptk create-pretraining-data: {summary.documents:,} documents, {summary.sentences:,} sentences, "
