@@ -584,11 +584,11 @@ def writing(path):
         raise WptkError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
 
 
-def write_atomic(path, chunks, gzip=False):
+def write_atomic(path, chunks, gzip=False, shown=None):
     """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; GZIP
     exactly as wptk.tfrecord.RecordWriter writes it (level 6, mtime 0, no name), so the bytes do not depend on
-    the filesystem."""
-    with writing(path):
+    the filesystem. An error names `shown` (default `path`)."""
+    with writing(shown or path):
         _write_atomic(path, chunks, gzip)
 
 
@@ -896,15 +896,17 @@ class WriteBucketFn(beam.DoFn):
         # this worker tokenizes (up to ~40 MB), so that a worker's memory is set by its bucket alone.
         self.tokenizer.release_memory()
         config = dataclasses.replace(self.config, random_seed=bucket_seed(self.config.random_seed, bucket))
-        # Into the staging directory: the driver moves every bucket into output_dir once all are complete.
-        path = FileSystems.join(self.shuffle_dir, output_name(bucket, self.num_buckets, self.gzip))
+        # Into the staging directory: the driver moves every bucket into output_dir once all are complete. An
+        # error names the file the user asked for.
+        name = output_name(bucket, self.num_buckets, self.gzip)
+        path, final = FileSystems.join(self.shuffle_dir, name), FileSystems.join(self.output_dir, name)
         instances = pt.create_instances(docs, self.vocab_ids, config) if docs.n_documents else None
         if is_local(path):
-            with writing(path):
+            with writing(final):
                 pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config,
                                    gzip=self.gzip)
         else:
-            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip)
+            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip, shown=final)
         stats = {"bucket": bucket, "text_documents": n_text, "text_bytes": text_bytes,
                  "documents": docs.n_documents, "sentences": docs.n_sentences, "tokens": len(docs.tokens),
                  "unk_tokens": int((docs.tokens == self.unk_id).sum()),

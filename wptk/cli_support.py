@@ -128,7 +128,8 @@ def run_guarded(prog, fn, *args):
 
 
 def _exit_status(prog, error):
-    signum = interrupted_by() or (signal.SIGINT if isinstance(error, KeyboardInterrupt) else None)
+    signum = interrupted_by() or (getattr(error, "signum", signal.SIGINT) if isinstance(error, KeyboardInterrupt)
+                                  else None)
     if signum is not None:
         print(f"{prog}: {'interrupted' if signum == signal.SIGINT else 'terminated by ' + signal.Signals(signum).name}",
               file=sys.stderr)

@@ -95,8 +95,8 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20, max_line=MAX_LI
                     raise line_too_long(name, number + 1, max_line)
                 continue
             block, rest = block[:cut], block[cut + 1:]
-            if max_line is not None and len(block) > max_line:
-                _check_line_lengths(block, name, number, max_line)
+            if max_line is not None and len(block) > max_line and first_long_line(block, max_line):
+                raise line_too_long(name, number + 1 + first_long_line(block, max_line)[0], max_line)
             try:   # fast path: the whole block is valid UTF-8
                 lines = block.decode("utf-8").split("\n")
             except UnicodeDecodeError:
@@ -123,16 +123,15 @@ def line_too_long(name, number, limit):
                      "line, or raise the limit")
 
 
-def _check_line_lengths(block, name, number, max_line):
-    """WptkError for the first line of `block` (its lines joined by "\\n", the first being line `number` + 1)
-    longer than `max_line` bytes."""
+def first_long_line(block, max_line):
+    """(index, byte offset) in `block` of its first line ("\\n"-separated) longer than `max_line` bytes, or None."""
     start = 0
-    for number in itertools.count(number + 1):
+    for index in itertools.count():
         end = block.find(b"\n", start)
         if (len(block) if end < 0 else end) - start > max_line:
-            raise line_too_long(name, number, max_line)
+            return index, start
         if end < 0:
-            return
+            return None
         start = end + 1
 
 
