@@ -30,8 +30,9 @@ How the job runs, and what makes its output exact and reproducible:
    So bucket k's file holds exactly the bytes ``wptk create-pretraining-data --random_seed=<bucket_seed>`` writes
    for that text file; random next sentences come from the same bucket.
 4. Output. ``DIR/train-KKKKK-of-NNNNN.tfrecord`` (``.tfrecord.gz`` with ``--gzip``) for every bucket, empty
-   buckets included, each written under a temporary name and renamed when complete, then ``DIR/summary.json``
-   (counts and flags) last; the spill files are deleted. A DIR that holds train-* files, a summary.json or spill
+   buckets included, each written into the job's hidden directory and moved to its name by the driver once every
+   bucket is complete, then ``DIR/summary.json`` (counts and flags) last; the spill files are deleted. A killed
+   job leaves only its hidden directory, which the next run removes once the job's driver is gone. A DIR that holds train-* files, a summary.json or spill
    files is refused unless ``--overwrite``, which deletes them first; when the job fails, the files it wrote are
    deleted again. The counts come from each bucket's own count file (exact on every runner) and, for reading
    (invalid UTF-8), from Beam metrics; the printed summary is queried from the PipelineResult's metrics.
