@@ -30,8 +30,9 @@ How the job runs, and what makes its output exact and reproducible:
    So bucket k's file holds exactly the bytes ``wptk create-pretraining-data --random_seed=<bucket_seed>`` writes
    for that text file; random next sentences come from the same bucket.
 4. Output. ``DIR/train-KKKKK-of-NNNNN.tfrecord`` (``.tfrecord.gz`` with ``--gzip``) for every bucket, empty
-   buckets included, each written under a temporary name and renamed when complete, then ``DIR/summary.json``
-   (counts and flags) last; the spill files are deleted. A DIR that holds train-* files, a summary.json or spill
+   buckets included, each written into the job's hidden directory and moved to its name by the driver once every
+   bucket is complete, then ``DIR/summary.json`` (counts and flags) last; the spill files are deleted. A killed
+   job leaves only its hidden directory, which the next run removes once the job's driver is gone. A DIR that holds train-* files, a summary.json or spill
    files is refused unless ``--overwrite``, which deletes them first; when the job fails, the files it wrote are
    deleted again. The counts come from each bucket's own count file (exact on every runner) and, for reading
    (invalid UTF-8), from Beam metrics; the printed summary is queried from the PipelineResult's metrics.
@@ -84,7 +85,7 @@ from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions  # noqa: E402
 
 from pipelines.process_costs import (  # noqa: E402
-    exit_program, fast_worker_exit, prepare_local_workers, skip_ipython_probe)
+    exit_program, fast_worker_exit, local_runner, prepare_local_workers, skip_ipython_probe)
 from wptk import cmd_pretraining  # noqa: E402
 from wptk._native.lines import blank_lines  # noqa: E402
 from wptk import pretraining as pt  # noqa: E402
@@ -146,7 +147,7 @@ class _Without:
 def build_parser():
     p = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples"}))
+    cmd_pretraining.add_arguments(_Without(p, {"output_file", "log_examples", "max_line_mb"}))
     g = p.add_argument_group("pipeline flags")
     g.add_argument("--plan_worker_memory_mb", type=float, default=None, metavar="MB",
                    help="with --plan: also print the --num_buckets that keeps a worker under this many MB (10^6 bytes)")
@@ -604,11 +605,11 @@ def writing(path):
         raise WptkError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
 
 
-def write_atomic(path, chunks, gzip=False):
+def write_atomic(path, chunks, gzip=False, shown=None):
     """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; GZIP
     exactly as wptk.tfrecord.RecordWriter writes it (level 6, mtime 0, no name), so the bytes do not depend on
-    the filesystem."""
-    with writing(path):
+    the filesystem. An error names `shown` (default `path`)."""
+    with writing(shown or path):
         _write_atomic(path, chunks, gzip)
 
 
@@ -673,11 +674,68 @@ def existing_outputs(output_dir):
     return sorted({m.path for r in results for m in r.metadata_list})
 
 
+OWNER = "owner.json"
+
+
+def make_staging(path):
+    """Starts the job's hidden staging directory `path` (spill files, finished buckets, their counts) with an
+    owner file naming this host (wptk.textio.host_tag) and this driver process, so that a later run can tell
+    the leftovers of a killed job from a live job's files."""
+    from wptk.textio import host_tag
+    write_atomic(FileSystems.join(path, OWNER), [json.dumps({"host": host_tag(), "pid": os.getpid()}).encode()])
+
+
+def staging_dirs(pattern):
+    """{staging directory: True (its driver runs on this host), False (it ran on this host and is gone), or None
+    (another host's, or no owner file: unknown)} for the directories matching `pattern` that hold files."""
+    from wptk.textio import host_tag, pid_alive
+    try:
+        files = [m.path for r in FileSystems.match([FileSystems.join(pattern, "*")]) for m in r.metadata_list]
+    except Exception:
+        return {}
+    found = {}
+    for path in files:
+        directory = path.rsplit("/", 1)[0]
+        if directory in found:
+            continue
+        try:
+            with FileSystems.open(FileSystems.join(directory, OWNER),
+                                  compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                owner = json.loads(f.read().decode("utf-8"))
+            found[directory] = pid_alive(int(owner["pid"])) if owner["host"] == host_tag() else None
+        except Exception:
+            found[directory] = None
+    return found
+
+
+def remove_dead_staging(pattern, what):
+    """Deletes the staging directories matching `pattern` whose driver (on this host) is gone: the leftovers of
+    a killed job of this kind. WptkError when a live job's staging is there: two jobs must not write one output
+    (`what`, to name it)."""
+    for directory, alive in staging_dirs(pattern).items():
+        if alive:
+            raise WptkError(f"another run is writing into {what} right now ({directory}); wait for it, or "
+                            "choose another output")
+        if alive is False:
+            remove_shuffle(directory)
+
+
+def publish(staged, final):
+    """Renames the staged files onto their final names, all after every one is complete: a reader never sees
+    part of a set (a kill before this leaves only hidden staging files, which the next run removes)."""
+    try:
+        FileSystems.rename(staged, final)
+    except Exception as e:
+        raise WptkError(f"cannot move the finished files into place ({final[0].rsplit('/', 1)[0]}): "
+                        f"{_one_line(e)}") from None
+
+
 def prepare_output_dir(output_dir, overwrite, inputs):
     """Makes `output_dir` (local) and deletes an earlier run's output in it with `overwrite` (else refuses to
     write there); refuses to write or delete a file of `inputs` (local paths; the vocab too). Returns the
     directories it created, deepest first, for remove_created_dirs."""
     created = []
+    remove_dead_staging(FileSystems.join(output_dir, SHUFFLE_PREFIX + "*"), f"--output_dir {output_dir}")
     if is_local(output_dir):
         if os.path.exists(output_dir) and not os.path.isdir(output_dir):
             raise WptkError(f"--output_dir is not a directory: {output_dir}")
@@ -891,14 +949,17 @@ class WriteBucketFn(beam.DoFn):
         # this worker tokenizes (up to ~40 MB), so that a worker's memory is set by its bucket alone.
         self.tokenizer.release_memory()
         config = dataclasses.replace(self.config, random_seed=bucket_seed(self.config.random_seed, bucket))
-        path = FileSystems.join(self.output_dir, output_name(bucket, self.num_buckets, self.gzip))
+        # Into the staging directory: the driver moves every bucket into output_dir once all are complete. An
+        # error names the file the user asked for.
+        name = output_name(bucket, self.num_buckets, self.gzip)
+        path, final = FileSystems.join(self.shuffle_dir, name), FileSystems.join(self.output_dir, name)
         instances = pt.create_instances(docs, self.vocab_ids, config) if docs.n_documents else None
         if is_local(path):
-            with writing(path):
+            with writing(final):
                 pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config,
                                    gzip=self.gzip)
         else:
-            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip)
+            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.gzip, shown=final)
         stats = {**recipe.counts(docs, instances, config), "bucket": bucket, "text_documents": n_text,
                  "text_bytes": text_bytes,
                  "documents": docs.n_documents, "sentences": docs.n_sentences, "tokens": len(docs.tokens),
@@ -987,13 +1048,12 @@ def make_runner(options):
     from apache_beam.runners.runner import create_runner
     name = options.view_as(StandardOptions).runner
     if name is None or name.split(".")[-1] in LOCAL_RUNNERS:
-        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
         from apache_beam.options.pipeline_options import DirectOptions
         direct = options.view_as(DirectOptions)
         mode = direct.direct_running_mode or "in_memory"
         workers = direct.direct_num_workers
         prepare_local_workers(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        return FnApiRunner(), f"FnApiRunner ({mode}, {workers or 1} worker{'s' if workers != 1 else ''})"
+        return local_runner(), f"FnApiRunner ({mode}, {workers or 1} worker{'s' if workers != 1 else ''})"
     try:
         return create_runner(name), name
     except ImportError as e:
@@ -1120,6 +1180,7 @@ def run(argv):
     ticker = Ticker(PROG, lambda: local_progress(settings["shuffle_dir"], total, args.num_buckets),
                     enabled=False if args.quiet or not local else None)
     try:
+        make_staging(settings["shuffle_dir"])
         with beam_log_aside(PROG) if local else contextlib.nullcontext(), worker_errors_as_user_errors(), ticker:
             p = beam.Pipeline(runner=runner, options=options)
             build_pipeline(p, inputs, settings)
@@ -1136,11 +1197,11 @@ def run(argv):
         counts = job_counts(collect_bucket_stats(settings["shuffle_dir"], args.num_buckets), metrics)
         if counts["documents"] == 0:
             raise WptkError("the input has no documents: every line is blank or has no tokens")
+        publish([FileSystems.join(settings["shuffle_dir"], f.rsplit("/", 1)[-1]) for f in files], files)
     except BaseException:
         _delete_quietly(existing_outputs(output_dir))
         remove_created_dirs(created)
         raise
-    remove_shuffle(settings["shuffle_dir"])
     seconds = time.perf_counter() - start
     summary = {
         "counts": counts,
@@ -1154,6 +1215,7 @@ def run(argv):
     }
     write_atomic(FileSystems.join(output_dir, "summary.json"),
                  [json.dumps(summary, indent=2, sort_keys=False).encode("utf-8") + b"\n"])
+    remove_shuffle(settings["shuffle_dir"])      # a kill before this leaves it to the next run (its owner is gone)
     summary["seconds"] = seconds
     summary["output_dir"] = output_dir
     if not args.quiet:

@@ -10,13 +10,23 @@ A local job's fixed costs do not shrink with its input: every second here is a s
   and each spends ~0.3 s of CPU tearing its interpreter down; a local worker of ours ends as soon as its SDK
   harness has finished cleanly. Workers also get single-threaded BLAS (wptk does no linear algebra; OpenBLAS's
   idle threads spin at start-up on the cores the workers need).
+
+Not a cost but a leak: a local worker process is started as ``python -m pipelines.process_costs`` (see
+``local_runner``), which watches the driver and exits within half a second of the driver's end, however it ended
+(SIGKILL included), then runs Beam's SDK harness.
 """
 import atexit
 import logging
 import os
+import runpy
+import shlex
+import signal
 import sys
+import threading
+import time
 
 FAST_EXIT_ENV = "WPTK_FAST_WORKER_EXIT"
+DRIVER_ENV = "WPTK_DRIVER_PID"
 _HARNESS_MODULE = "apache_beam.runners.worker.sdk_worker_main"
 _HARNESS_DONE = "Python sdk harness exiting."      # what sdk_worker_main logs after a clean run, and only then
 
@@ -47,6 +57,85 @@ def prepare_local_workers(package_root):
         os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in paths if p])
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ[FAST_EXIT_ENV] = "1"
+    os.environ[DRIVER_ENV] = str(os.getpid())
+
+
+def local_runner():
+    """Beam's FnApiRunner whose worker processes (--direct_running_mode=multi_processing) start through this
+    module, so that they end with the driver (see watch_driver); call prepare_local_workers first."""
+    from apache_beam.runners.portability import fn_api_runner
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    class FnApiRunner(fn_api_runner.FnApiRunner):
+        def run_pipeline(self, pipeline, options):
+            # Interrupted, FnApiRunner waits for its worker processes to end before it raises (and may start one
+            # while it unwinds): end them, until this process ends.
+            from wptk.cli_support import on_interrupt
+            on_interrupt(lambda: threading.Thread(target=stop_local_workers, args=(0.2,), daemon=True).start())
+            return super().run_pipeline(pipeline, options)
+
+        # FnApiRunner sets its default environment from the options when it runs a pipeline: a worker process
+        # environment gets our command instead of `python -m <the SDK harness>`.
+        @property
+        def _default_environment(self):
+            return self._environment
+
+        @_default_environment.setter
+        def _default_environment(self, environment):
+            if isinstance(environment, SubprocessSDKEnvironment):
+                environment = SubprocessSDKEnvironment.from_command_string(
+                    f"{shlex.quote(sys.executable)} -m pipelines.process_costs")
+            self._environment = environment
+
+    return FnApiRunner()
+
+
+def stop_local_workers(interval):
+    """SIGTERM to every process this one started, directly or not (FnApiRunner's worker processes and the shells
+    it starts them through), every `interval` seconds; Linux (/proc) only."""
+    while True:
+        for pid in descendants():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        time.sleep(interval)
+
+
+def descendants():
+    """The processes this one started, directly or not (Linux: /proc; elsewhere none)."""
+    children = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [os.getpid()]
+    while pending:
+        started = children.get(pending.pop(), [])
+        found.extend(started)
+        pending.extend(started)
+    return found
+
+
+def watch_driver(pid, interval=0.5):
+    """In a local worker process: a daemon thread that ends this process as soon as process `pid` (the driver)
+    is gone. A worker busy with a bucket would not notice its driver's end for a long time, and FnApiRunner
+    starts workers through a shell, so their parent is not the driver and PR_SET_PDEATHSIG would not do."""
+    def watch():
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+    threading.Thread(target=watch, name="wptk-watch-driver", daemon=True).start()
 
 
 class _HarnessOutcome(logging.Filter):
@@ -79,3 +168,9 @@ def fast_worker_exit():
         logging.getLogger("__main__").addFilter(_HarnessOutcome())
         atexit.register(_exit_after_clean_harness)
     return True
+
+
+if __name__ == "__main__":      # a local worker process (local_runner): Beam's SDK harness, ending with the driver
+    if os.environ.get(DRIVER_ENV, "").isdigit():
+        watch_driver(int(os.environ[DRIVER_ENV]))
+    runpy.run_module(_HARNESS_MODULE, run_name="__main__", alter_sys=True)

@@ -16,6 +16,11 @@ text, decoded as the reference does (invalid UTF-8 bytes dropped and counted), s
 every shard is written, empty ones too) and ``PREFIX-summary.json`` last. Counts are sums, so the files do not
 depend on the runner, the worker count or the order of the work.
 
+The shards are written into a hidden staging directory beside PREFIX and moved to their names only when every
+shard is complete; then the summary, which records each shard's lines, sum of counts and SHA-256, so that
+``read_counts`` refuses a shard that was cut short or changed. A killed job leaves only the staging directory,
+which the next job for PREFIX on this host removes.
+
 Runners are chosen as in ``pipelines.create_pretraining_data``: FnApiRunner in this process by default;
 ``--runner=DirectRunner --direct_running_mode=multi_processing --direct_num_workers=N`` for N local worker
 processes (never Beam's Prism download); any other runner is passed to Beam as is.
@@ -23,9 +28,12 @@ processes (never Beam's Prism download); any other runner is passed to Beam as i
 import argparse
 import collections
 import functools
+import hashlib
 import json
+import os
 import sys
 import time
+import uuid
 import zlib
 
 if __name__ == "__main__":
@@ -33,8 +41,9 @@ if __name__ == "__main__":
     quiet_grpc_logs()           # as a program only, before Beam imports gRPC
 
 from pipelines.create_pretraining_data import (  # noqa: E402  (also quiets Beam's import-time warning)
-    CompressedInput, check_beam_flags, check_text_file, first_line_start, is_compressed, job_metrics, make_runner,
-    match_inputs, open_input, worker_errors_as_user_errors, write_atomic)
+    CompressedInput, check_beam_flags, check_text_file, first_line_start, is_compressed, is_local, job_metrics,
+    make_runner, make_staging, match_inputs, open_input, publish, remove_dead_staging, remove_shuffle,
+    worker_errors_as_user_errors, write_atomic)
 
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
@@ -46,6 +55,7 @@ from wptk import vocab_learner  # noqa: E402
 from wptk.cli_support import ArgumentParser  # noqa: E402
 from wptk.cmd_vocab import add_count_flags, add_tokenizer_flags, check_count_flags, resolve_case  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
+from wptk.textio import first_long_line, max_line_bytes  # noqa: E402
 
 PROG = "python -m pipelines.word_count"
 NAMESPACE = "wptk"
@@ -76,9 +86,10 @@ def split_ranges(inputs, split_bytes):
     return ranges
 
 
-def read_range(path, start, stop, compressed):
+def read_range(path, start, stop, compressed, max_line=None):
     """Chunks of whole lines (bytes) of the lines that start in [start, stop) of `path` (all of a compressed
-    file): the range reads past `stop` to finish its last line, and skips a line that began before `start`."""
+    file): the range reads past `stop` to finish its last line, and skips a line that began before `start`.
+    A line longer than `max_line` bytes is an error naming the file and the line's byte offset."""
     with CompressedInput(path) if compressed else open_input(path, CompressionTypes.UNCOMPRESSED) as f:
         if compressed:
             remaining = float("inf")
@@ -87,7 +98,7 @@ def read_range(path, start, stop, compressed):
             if position is None or position >= stop:
                 return
             remaining = stop - position
-        rest = b""
+        rest, offset = b"", 0 if compressed else position     # offset: where `rest` starts
         while remaining > 0:
             chunk = f.read(int(min(READ_CHUNK, remaining)))
             if not chunk:
@@ -95,7 +106,11 @@ def read_range(path, start, stop, compressed):
             remaining -= len(chunk)
             data = rest + chunk
             cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
+            long = first_long_line(data[:cut], max_line) if max_line is not None and cut > max_line else None
+            if long:
+                _check_line(data[long[1]:cut], path, offset + long[1], max_line)
+            rest, offset = data[cut:], offset + cut
+            _check_line(rest, path, offset, max_line)
             if cut:
                 yield data[:cut]
         while rest and not compressed:              # the last line runs past `stop`: finish it
@@ -107,8 +122,16 @@ def read_range(path, start, stop, compressed):
                 rest += chunk[:newline + 1]
                 break
             rest += chunk
+            _check_line(rest, path, offset, max_line)
         if rest:
             yield rest
+
+
+def _check_line(rest, path, offset, max_line):
+    """WptkError when `rest`, the unfinished line at byte `offset` of `path`, is already over `max_line` bytes."""
+    if max_line is not None and len(rest) > max_line:
+        raise WptkError(f"{path}: the line at byte {offset:,} is longer than --max_line_mb={max_line / MB:g} MiB: "
+                        "split it, or raise the limit")
 
 
 @functools.lru_cache(maxsize=None)
@@ -124,14 +147,14 @@ def shard_of(word, num_shards):
     return zlib.crc32(word.encode("utf-8", "surrogatepass")) % num_shards
 
 
-def count_range(element, lower, multilingual, num_shards):
+def count_range(element, lower, multilingual, num_shards, max_line=None):
     """(path, start, stop, compressed) -> (shard, {word: count}) for every shard the range's words fall in."""
     started = time.time()
     path, start, stop, compressed = element
     tokenizer = basic_tokenizer(lower, multilingual)
     counts = collections.Counter()
     dropped = size = 0
-    for data in read_range(path, start, stop, compressed):
+    for data in read_range(path, start, stop, compressed, max_line):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -160,35 +183,52 @@ def summary_name(prefix):
     return f"{prefix}-summary.json"
 
 
-def write_shard(element, prefix, num_shards):
-    """Writes one shard's counts as `word<TAB>count` lines sorted by word (atomically); returns its size."""
+def staging_name(prefix, job):
+    """The hidden staging directory of a job writing `prefix` ("*" for a pattern matching any job's)."""
+    directory, base = os.path.split(prefix) if is_local(prefix) else prefix.rsplit("/", 1)
+    return FileSystems.join(directory or ".", f".{base}.wptk-staging-{job}")
+
+
+def shard_totals(data):
+    """What the summary records of a shard's bytes to verify it: lines, sum of counts, SHA-256."""
+    return {"lines": data.count(b"\n"), "count_sum": sum(int(line.rpartition(b"\t")[2])
+                                                         for line in data.split(b"\n")[:-1]),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def write_shard(element, staging, base, num_shards):
+    """Writes one shard's counts as `word<TAB>count` lines sorted by word into the staging directory
+    (atomically), and its totals (shard_totals) beside it; returns the number of words."""
     shard, counts = element
-    lines = [f"{word}\t{n}\n" for word, n in sorted(counts.items())]
-    write_atomic(shard_name(prefix, shard, num_shards), ["".join(lines).encode("utf-8", "surrogatepass")])
+    data = "".join(f"{word}\t{n}\n" for word, n in sorted(counts.items())).encode("utf-8", "surrogatepass")
+    write_atomic(FileSystems.join(staging, shard_name(base, shard, num_shards)), [data])
+    write_atomic(FileSystems.join(staging, f"totals-{shard:05d}.json"), [json.dumps(shard_totals(data)).encode()])
     return len(counts)
 
 
 class CountWords(beam.PTransform):
     """Input files [(path, size)] -> (shard, {word: count}) for every shard 0 .. num_shards - 1 (empty ones too)."""
 
-    def __init__(self, inputs, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16):
+    def __init__(self, inputs, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16, max_line=None):
         super().__init__()
         self.ranges = split_ranges(inputs, split_bytes)
-        self.lower, self.multilingual, self.num_shards = lower, multilingual, num_shards
+        self.lower, self.multilingual, self.num_shards, self.max_line = lower, multilingual, num_shards, max_line
 
     def expand(self, pbegin):
         counted = (pbegin
                    | "Ranges" >> beam.Create(self.ranges)
-                   | "CountRanges" >> beam.FlatMap(count_range, self.lower, self.multilingual, self.num_shards))
+                   | "CountRanges" >> beam.FlatMap(count_range, self.lower, self.multilingual, self.num_shards,
+                                                          self.max_line))
         every_shard = pbegin | "EveryShard" >> beam.Create([(k, {}) for k in range(self.num_shards)])
         return ((counted, every_shard) | "Flatten" >> beam.Flatten()
                 | "SumShards" >> beam.CombinePerKey(vocab_learner.merge_counts))
 
 
-def build_pipeline(p, inputs, prefix, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16):
-    """Adds the job to pipeline `p`: inputs [(path, size)] -> the count files of `prefix`."""
-    return (p | "CountWords" >> CountWords(inputs, lower, multilingual, split_bytes, num_shards)
-            | "WriteShards" >> beam.Map(write_shard, prefix, num_shards))
+def build_pipeline(p, inputs, staging, base, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16,
+                   max_line=None):
+    """Adds the job to pipeline `p`: inputs [(path, size)] -> the count files named `base`... in `staging`."""
+    return (p | "CountWords" >> CountWords(inputs, lower, multilingual, split_bytes, num_shards, max_line)
+            | "WriteShards" >> beam.Map(write_shard, staging, base, num_shards))
 
 
 def query_counts(result):
@@ -205,26 +245,52 @@ def query_counts(result):
     return counts
 
 
-def count_words(inputs, prefix, options, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16):
-    """Runs the job; writes the count files and the summary of `prefix`, and returns the summary (a dict)."""
+def count_words(inputs, prefix, options, lower=True, multilingual=False, split_bytes=16 * MB, num_shards=16,
+                max_line=None):
+    """Runs the job; writes the count files and the summary of `prefix`, and returns the summary (a dict). The
+    shards get their names only when all are complete, the summary last; a killed job's staging directory
+    is removed by the next job for `prefix` on this host."""
     runner, runner_text = make_runner(options)
     start = time.perf_counter()
-    with worker_errors_as_user_errors():
-        p = beam.Pipeline(runner=runner, options=options)
-        build_pipeline(p, inputs, prefix, lower, multilingual, split_bytes, num_shards)
-        result = p.run()
-        state = result.wait_until_finish()
-    if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
-        raise RuntimeError(f"the pipeline ended in state {state}")
-    summary = {"counts": query_counts(result), "num_shards": num_shards, "lower": lower and not multilingual,
-               "multilingual": multilingual, "input": {"files": len(inputs), "bytes": sum(s for _, s in inputs)},
-               "runner": runner_text, "seconds": round(time.perf_counter() - start, 3)}
-    write_atomic(summary_name(prefix), [json.dumps(summary, indent=2).encode("utf-8") + b"\n"])
+    remove_dead_staging(staging_name(prefix, "*"), prefix)
+    staging = staging_name(prefix, uuid.uuid4().hex)
+    base = prefix.rstrip("/").rsplit("/", 1)[-1] if not is_local(prefix) else os.path.basename(prefix)
+    try:
+        make_staging(staging)
+        with worker_errors_as_user_errors():
+            p = beam.Pipeline(runner=runner, options=options)
+            build_pipeline(p, inputs, staging, base, lower, multilingual, split_bytes, num_shards, max_line)
+            result = p.run()
+            state = result.wait_until_finish()
+        if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
+            raise RuntimeError(f"the pipeline ended in state {state}")
+        totals = [_read_json(FileSystems.join(staging, f"totals-{k:05d}.json"), f"shard {k} did not complete")
+                  for k in range(num_shards)]
+        publish([FileSystems.join(staging, shard_name(base, k, num_shards)) for k in range(num_shards)],
+                [shard_name(prefix, k, num_shards) for k in range(num_shards)])
+        summary = {"counts": query_counts(result), "num_shards": num_shards, "lower": lower and not multilingual,
+                   "multilingual": multilingual, "input": {"files": len(inputs), "bytes": sum(s for _, s in inputs)},
+                   "runner": runner_text, "seconds": round(time.perf_counter() - start, 3), "shards": totals}
+        write_atomic(summary_name(prefix), [json.dumps(summary, indent=2).encode("utf-8") + b"\n"])
+    finally:
+        remove_shuffle(staging)
     return summary
 
 
+def _read_json(path, problem):
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return json.loads(f.read().decode("utf-8"))
+    except Exception:
+        raise WptkError(f"{problem} (no {path}), although the runner reported success") from None
+
+
+MAX_COUNT = (1 << 63) - 1
+
+
 def read_counts(prefix):
-    """({word: count}, summary) from the files of `prefix` (as written by this pipeline)."""
+    """({word: count}, summary) from the files of `prefix` (as written by this pipeline), each shard checked
+    against the totals the summary records: a shard cut short, changed or replaced is an error naming it."""
     try:
         with FileSystems.open(summary_name(prefix), compression_type=CompressionTypes.UNCOMPRESSED) as f:
             summary = json.loads(f.read().decode("utf-8"))
@@ -232,18 +298,30 @@ def read_counts(prefix):
     except Exception:
         raise WptkError(f"no word counts at {prefix}: {summary_name(prefix)} is missing or unreadable (write "
                         f"them with {PROG} --output={prefix})") from None
+    totals = summary.get("shards")
+    if not isinstance(totals, list) or len(totals) != num_shards:
+        raise WptkError(f"{summary_name(prefix)} records no totals to check the shards with (written by an older "
+                        f"wptk?): count again with {PROG} --output={prefix}")
     counts = {}
     for shard in range(num_shards):
         name = shard_name(prefix, shard, num_shards)
         try:
             with FileSystems.open(name, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                data = f.read().decode("utf-8", "surrogatepass")
+                raw = f.read()
         except Exception:
             raise WptkError(f"word counts incomplete: cannot read {name}") from None
+        expected = totals[shard]
+        if hashlib.sha256(raw).hexdigest() != expected.get("sha256"):
+            lines = raw.count(b"\n")
+            how = (f"{lines:,} lines where {summary_name(prefix)} records {expected.get('lines', '?'):,}"
+                   if lines != expected.get("lines") else "its SHA-256 differs from the summary's")
+            raise WptkError(f"{name} is not the shard that was written ({how}: cut short or changed); count again "
+                            f"with {PROG} --output={prefix}")
+        data = raw.decode("utf-8", "surrogatepass")
         for number, line in enumerate(data.split("\n")[:-1], 1):
             word, tab, n = line.rpartition("\t")
-            if not tab or not n.isdigit():
-                raise WptkError(f"{name}:{number}: expected word<TAB>count")
+            if not tab or not n.isdigit() or int(n) > MAX_COUNT:
+                raise WptkError(f"{name}:{number}: expected word<TAB>count (a count below 2^63)")
             counts[word] = counts.get(word, 0) + int(n)
     return counts, summary
 
@@ -283,7 +361,7 @@ def run(argv):
     check_beam_flags(parser, beam_argv)
     inputs = match_text_inputs(args.input_file, args.check_text)
     summary = count_words(inputs, args.output, PipelineOptions(beam_argv), lower, args.multilingual,
-                          max(1, int(args.input_split_mb * MB)), args.num_shards)
+                          max(1, int(args.input_split_mb * MB)), args.num_shards, max_line_bytes(args.max_line_mb))
     c = summary["counts"]
     words = f"{c['words']:,} words in {c['bytes'] / 1e6:,.1f} MB" if c else "counts not reported by the runner"
     print(f"{PROG}: {words}; wrote {shard_name(args.output, 0, args.num_shards)} .. "

@@ -2,13 +2,15 @@
 import errno
 import io
 import os
+import signal
 import sys
 import threading
 import time
 
 import pytest
 
-from wptk.cli_support import Ticker, available_memory, beam_log_aside, quiet_grpc_logs, run_guarded
+from wptk.cli_support import (Terminated, Ticker, available_memory, beam_log_aside, quiet_grpc_logs,
+                              run_guarded)
 from wptk.errors import WptkError
 
 
@@ -24,10 +26,35 @@ def fail_with(error):
      "prog: error: out/x.tfrecord: No space left on device\n"),
     (OSError(errno.ENOSPC, "No space left on device"), 1, "prog: error: No space left on device\n"),
     (KeyboardInterrupt(), 130, "prog: interrupted\n"),
+    (Terminated(signal.SIGTERM), 143, "prog: terminated by SIGTERM\n"),
+    (Terminated(signal.SIGHUP), 129, "prog: terminated by SIGHUP\n"),
+    (MemoryError(), 1, "prog: error: out of memory: the input, or the sizes the flags ask for, need more memory "
+                       "than there is (smaller flag values or a smaller input)\n"),
+    (OverflowError("int too large"), 1, "prog: error: a number is too large to handle: check the flags' values "
+                                        "and the input's numbers\n"),
+    (RecursionError(), 1, "prog: error: the input is nested too deeply to handle (simplify it)\n"),
 ])
 def test_run_guarded_turns_errors_into_one_line(capsys, error, status, message):
     assert run_guarded("prog", fail_with(error)) == status
     assert capsys.readouterr().err == message
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ends_the_command_cleanly_even_when_a_library_rewraps_it(capsys, signum):
+    """A library (Beam) that catches the interruption and raises another exception still ends as the signal."""
+    cleaned = []
+
+    def job():
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        except KeyboardInterrupt as e:
+            cleaned.append(type(e))
+            raise RuntimeError(f"{type(e).__name__} [while running 'Stage']") from None
+
+    assert run_guarded("prog", job) == 128 + signum
+    assert cleaned and capsys.readouterr().err.count("\n") == 1
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL      # the handlers are restored
 
 
 def test_run_guarded_lets_a_bug_show_its_traceback():

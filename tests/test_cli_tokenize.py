@@ -146,3 +146,26 @@ def test_demo_runs_on_bundled_sample(tmp_path):
     code, out, err = wptk("demo", "--output_dir", str(tmp_path / "demo"))
     assert code == 0, err
     assert list((tmp_path / "demo").glob("train-*.tfrecord")) and (tmp_path / "demo" / "summary.json").exists()
+
+
+def test_a_line_over_the_limit_is_an_error_naming_the_file_and_line(vocab, tmp_path):
+    (tmp_path / "in.txt").write_bytes(b"hello\n" + b"hello " * 200_000 + b"\nworld\n")
+    code, out, err = wptk("tokenize", "--vocab", vocab, str(tmp_path / "in.txt"), "--max_line_mb=1")
+    assert (code, err) == (1, f"wptk tokenize: error: {tmp_path / 'in.txt'}:2: line longer than --max_line_mb=1 "
+                              "MiB: split the line, or raise the limit\n")
+    code, out, err = wptk("tokenize", "--vocab", vocab, str(tmp_path / "in.txt"), "-o", str(tmp_path / "o.txt"))
+    assert code == 0 and len((tmp_path / "o.txt").read_text().split("\n")) == 4
+
+
+def test_an_endless_line_on_stdin_is_an_error_not_endless_memory(vocab):
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "wptk", "tokenize", "--vocab", vocab, "--max_line_mb=4"],
+                              stdin=zero, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (1, "wptk tokenize: error: <stdin>:1: line longer than "
+                                                 "--max_line_mb=4 MiB: split the line, or raise the limit\n")
+
+
+def test_deeply_nested_json_is_one_line(vocab):
+    code, _, err = wptk("tokenize", "--vocab", vocab, "--jsonl", stdin=b"[" * 100_000 + b"\n")
+    assert (code, err) == (1, 'wptk tokenize: error: input line 1: JSON nested too deeply to read; give each '
+                              'line a flat {"text": ...} object\n')

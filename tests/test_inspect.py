@@ -8,7 +8,6 @@ import tempfile
 import pytest
 
 import wptk
-from oracle import require_shared
 from test_cli_tokenize import wptk as wptk_cli
 from test_pretraining_golden import case_flags, golden_cases
 from tf_reading import read_pretraining_records

@@ -59,6 +59,10 @@ def test_bad_vocab(work, vocab_text, message):
     ("--masked_lm_prob=1.5", "masked_lm_prob must be in [0, 1]"),
     ("--short_seq_prob=-0.1", "short_seq_prob must be in [0, 1]"),
     ("--log_examples=-1", "--log_examples must be >= 0"),
+    # numbers that would overflow or exhaust memory are refused before any work, saying what to change
+    ("--max_predictions_per_seq=2147483648", "max_predictions_per_seq=2,147,483,648 is too large"),
+    ("--dupe_factor=1000000000000", "dupe_factor=1,000,000,000,000 is too large"),
+    ("--max_line_mb=0", "--max_line_mb must be positive"),
 ])
 def test_bad_flag_values(work, flag, message):
     code, _, err = run(work, flag)
@@ -179,3 +183,21 @@ def test_a_warning_when_the_input_needs_more_memory_than_is_available(work, monk
         "wptk create-pretraining-data: warning: this input needs about 70 MB of memory in one process, more than "
         "the 50 MB available: the Beam pipeline (python -m pipelines.create_pretraining_data) makes the same kind "
         "of records with memory per bucket\n")
+
+
+def test_a_line_over_the_limit_is_an_error_naming_the_file_and_line(work):
+    (work / "long.txt").write_bytes(b"The cat.\n\n" + b"cat " * 300_000 + b"\nThe cat.\n")
+    code, _, err = run(work, "--max_line_mb=1", input_file=work / "long.txt")
+    assert_clean_failure(work, code, err, f"{work / 'long.txt'}:3: line longer than --max_line_mb=1 MiB")
+    code, _, err = run(work, "--max_line_mb=2", input_file=work / "long.txt")
+    assert code == 0, err
+
+
+def test_an_endless_line_is_an_error_not_endless_memory(work):
+    import subprocess
+    import sys
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "wptk", "create-pretraining-data", "--input_file=/dev/stdin",
+                               f"--output_file={work / 'out.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}",
+                               "--max_line_mb=8"], stdin=zero, capture_output=True, text=True, timeout=60)
+    assert_clean_failure(work, proc.returncode, proc.stderr, "/dev/stdin:1: line longer than --max_line_mb=8 MiB")

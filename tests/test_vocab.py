@@ -5,6 +5,7 @@ import collections
 import gzip
 import itertools
 import random
+import re
 import subprocess
 import sys
 import warnings
@@ -21,6 +22,7 @@ import wptk  # noqa: E402
 from oracle import REPO_ROOT, shared_data  # noqa: E402
 from pipelines import word_count as wc  # noqa: E402
 from wptk import cli  # noqa: E402
+from wptk.errors import WptkError  # noqa: E402
 from wptk import vocab_learner as vl  # noqa: E402
 from wptk._native.wordpiece_learner import Grower, PieceTrie, Segmentation, Words  # noqa: E402
 
@@ -339,6 +341,80 @@ def test_keep_and_reuse_word_counts(capsys, learned, tmp_path):
     code, err = vocab_cli(capsys, f"--word_counts={prefix}", f"--output={again}", f"--vocab_size={SIZE}",
                           "--no-lower")
     assert code == 1 and "were made with --lower" in err
+
+
+@pytest.fixture
+def kept_counts(tmp_path):
+    prefix = tmp_path / "counts" / "en"
+    prefix.parent.mkdir()
+    code = cli.main(["vocab", f"--input_file={SAMPLE}", f"--output={tmp_path / 'v.txt'}", f"--vocab_size={SIZE}",
+                     f"--keep_word_counts={prefix}", "--num_shards=4", "--quiet"])
+    assert code == 0
+    assert sorted(p.name for p in prefix.parent.iterdir()) == sorted(
+        [f"en-0000{k}-of-00004.tsv" for k in range(4)] + ["en-summary.json"])     # no staging left
+    return prefix
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:-7], r"en-00001-of-00004.tsv is not the shard that was written \([0-9,]+ lines where "),
+    (lambda data: data[:-2] + b"0\n", "its SHA-256 differs from the summary.s"),
+    (lambda data: data.replace(b"\t1\n", b"\t2\n", 1), "its SHA-256 differs"),
+    (lambda data: b"garbage\n" + data[data.index(b"\n") + 1:], "its SHA-256 differs"),
+])
+def test_a_damaged_count_shard_is_an_error_naming_it(capsys, kept_counts, tmp_path, damage, message):
+    shard = kept_counts.parent / "en-00001-of-00004.tsv"
+    shard.write_bytes(damage(shard.read_bytes()))
+    code, err = vocab_cli(capsys, f"--word_counts={kept_counts}", f"--output={tmp_path / 'x.txt'}",
+                          f"--vocab_size={SIZE}", "--quiet")
+    assert code == 1 and len(err.splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_a_count_above_2_63_or_counts_without_totals_are_errors(capsys, kept_counts, tmp_path):
+    import hashlib
+    import json
+    shard = kept_counts.parent / "en-00002-of-00004.tsv"
+    summary_path = kept_counts.parent / "en-summary.json"
+    summary = json.loads(summary_path.read_text())
+    data = shard.read_bytes().replace(b"\t", b"\t" + str(1 << 63).encode() + b"0", 1)
+    shard.write_bytes(data)
+    summary["shards"][2] = wc.shard_totals(data)
+    assert summary["shards"][2]["sha256"] == hashlib.sha256(data).hexdigest()
+    summary_path.write_text(json.dumps(summary))
+    with pytest.raises(WptkError, match=r"en-00002-of-00004.tsv:1: expected word<TAB>count \(a count below 2\^63\)"):
+        wc.read_counts(str(kept_counts))
+    del summary["shards"]
+    summary_path.write_text(json.dumps(summary))
+    code, err = vocab_cli(capsys, f"--word_counts={kept_counts}", f"--output={tmp_path / 'x.txt'}",
+                          f"--vocab_size={SIZE}", "--quiet")
+    assert code == 1 and "records no totals to check the shards with" in err
+
+
+def test_a_killed_counting_leaves_no_shards_and_the_next_one_cleans_up(tmp_path):
+    """Shards get their names only when all are complete: what a killed job leaves is its staging directory,
+    which the next job for the same prefix removes once its process is gone."""
+    import json
+    from wptk.textio import host_tag
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    staging = tmp_path / ".en.wptk-staging-0123"
+    staging.mkdir()
+    (staging / "owner.json").write_text(json.dumps({"host": host_tag(), "pid": int(dead.stdout)}))
+    (staging / "en-00000-of-00002.tsv").write_text("the\t5\n")
+    proc = subprocess.run([sys.executable, "-m", "pipelines.word_count", f"--input_file={SAMPLE}",
+                           f"--output={tmp_path / 'en'}", "--num_shards=2", "--runner=FnApiRunner"],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en-00000-of-00002.tsv", "en-00001-of-00002.tsv",
+                                                          "en-summary.json"]
+
+
+def test_a_line_over_the_limit_is_an_error_in_counting(capsys, tmp_path):
+    (tmp_path / "in.txt").write_bytes(b"hello\n" + b"word " * 300_000 + b"\n")
+    code, err = vocab_cli(capsys, f"--input_file={tmp_path / 'in.txt'}", f"--output={tmp_path / 'v.txt'}",
+                          f"--vocab_size={SIZE}", "--quiet", "--max_line_mb=1")
+    assert code == 1 and err == (f"wptk vocab: error: {tmp_path / 'in.txt'}: the line at byte 6 is longer than "
+                                 "--max_line_mb=1 MiB: split it, or raise the limit\n")
+    assert not (tmp_path / "v.txt").exists()
 
 
 # ------------------------------------------------------------------------------------------------- end to end

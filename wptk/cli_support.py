@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -45,27 +46,111 @@ def with_suggestions(args, known):
     return ", ".join(named)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised as KeyboardInterrupt is for SIGINT: the same unwinding (`finally` blocks,
+    AtomicFile's and the pipelines' clean-up) runs, so a killed run leaves no temporary or partial file."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_TERMINATING = ("SIGINT", "SIGTERM", "SIGHUP")
+_received = []      # the termination signals received while run_guarded runs a command
+_hooks = []         # functions to call when the first one arrives
+
+
+def on_interrupt(fn):
+    """Registers fn() to be called as soon as a termination signal arrives, before the unwinding starts (e.g. to
+    stop worker processes that a runner's clean-up would otherwise wait for); for the running command only."""
+    _hooks.append(fn)
+
+
+def _on_signal(signum, frame):
+    _received.append(signum)
+    if len(_received) == 1:     # later signals do not break the clean-up the first one started
+        for hook in _hooks:
+            try:
+                hook()
+            except Exception:
+                pass
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+
+@contextlib.contextmanager
+def termination_signals():
+    """In the main thread: SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt (Terminated for the last two), also
+    in a process started with SIGINT ignored (a shell's background job), so that `kill -INT` stops it; a SIGHUP
+    that nohup ignores stays ignored. The handlers in place before are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in _TERMINATING:
+        signum = getattr(signal, name, None)
+        if signum is None or (name == "SIGHUP" and signal.getsignal(signum) == signal.SIG_IGN):
+            continue
+        previous[signum] = signal.signal(signum, _on_signal)
+    del _received[:]
+    try:
+        yield
+    finally:
+        del _hooks[:]
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupted_by():
+    """The first termination signal received by the running command, or None."""
+    return _received[0] if _received else None
+
+
+_LAST_RESORT = {
+    MemoryError: "out of memory: the input, or the sizes the flags ask for, need more memory than there is "
+                 "(smaller flag values or a smaller input)",
+    OverflowError: "a number is too large to handle: check the flags' values and the input's numbers",
+    RecursionError: "the input is nested too deeply to handle (simplify it)",
+}
+
+
 def run_guarded(prog, fn, *args):
     """Runs fn(*args) as a command, returning its exit status: 0 on success; a user error, or an error of the
-    system such as a full disk, is one line on stderr and status 1 (2 for a UsageError), never a traceback."""
-    try:
-        fn(*args)
-        return 0
-    except UsageError as e:
-        print(f"{prog}: error: {e}; see {prog} --help", file=sys.stderr)
+    system such as a full disk, is one line on stderr and status 1 (2 for a UsageError), never a traceback. SIGINT, SIGTERM and SIGHUP
+    end it cleanly (temporary files removed) with one line and status 128 + the signal's number, also when a
+    library (Beam) reports the interruption as another exception. Running out of memory, a number too large and
+    too deep a recursion are one line too, as a last resort where no check of ours said what to change."""
+    with termination_signals():
+        try:
+            fn(*args)
+            return 0
+        except BaseException as e:      # noqa: B036 (each case below re-raises what it does not handle)
+            return _exit_status(prog, e)
+
+
+def _exit_status(prog, error):
+    signum = interrupted_by() or (getattr(error, "signum", signal.SIGINT) if isinstance(error, KeyboardInterrupt)
+                                  else None)
+    if signum is not None:
+        print(f"{prog}: {'interrupted' if signum == signal.SIGINT else 'terminated by ' + signal.Signals(signum).name}",
+              file=sys.stderr)
+        return 128 + signum
+    if isinstance(error, UsageError):
+        print(f"{prog}: error: {error}; see {prog} --help", file=sys.stderr)
         return 2
-    except WptkError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+    if isinstance(error, WptkError):
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
+    if isinstance(error, BrokenPipeError):
         sys.stderr.close()
         return 0
-    except OSError as e:        # the system refused: a full disk, a read-only or vanished directory
-        print(f"{prog}: error: {os_error_text(e)}", file=sys.stderr)
+    if isinstance(error, OSError):      # the system refused: a full disk, a read-only or vanished directory
+        print(f"{prog}: error: {os_error_text(error)}", file=sys.stderr)
         return 1
+    for kind, message in _LAST_RESORT.items():
+        if isinstance(error, kind):
+            print(f"{prog}: error: {message}", file=sys.stderr)
+            return 1
+    raise error
 
 
 _CGROUP_MEMORY = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),                   # v2
@@ -230,8 +315,8 @@ def beam_log_aside(prog, tail_lines=20):
     try:
         yield
         show_tail = False
-    except (WptkError, KeyboardInterrupt):
-        show_tail = False
+    except BaseException as e:
+        show_tail = not (isinstance(e, (WptkError, KeyboardInterrupt)) or interrupted_by())
         raise
     finally:
         threading.excepthook = thread_hook

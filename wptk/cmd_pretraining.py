@@ -59,6 +59,9 @@ def add_arguments(p):
     extra.add_argument("--errors", choices=("ignore", "strict"), default="ignore",
                        help="invalid UTF-8 in the input: 'ignore' drops the bytes as the reference does and "
                             "reports the count (default); 'strict' stops with the file and line")
+    extra.add_argument("--max_line_mb", type=float, default=64, metavar="MB",
+                       help="a line longer than this many MiB is an error naming the file and line (an endless "
+                            "line such as /dev/zero's would take all memory); default 64")
     extra.add_argument("--quiet", action="store_true", help="no progress display and no summary")
     plan = p.add_argument_group("planning (wptk extras): predict a run from a sample of its input")
     plan.add_argument("--plan", action="store_true",
@@ -74,7 +77,7 @@ def run(args):
     from wptk.cli_support import available_memory, case_flags, format_bytes, setup_warnings
     from wptk import recipe
     from wptk.pretraining import PretrainingConfig, create_pretraining_data, estimated_memory, expand_inputs
-    from wptk.textio import Utf8Decoder
+    from wptk.textio import Utf8Decoder, max_line_bytes
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
@@ -86,6 +89,7 @@ def run(args):
     config.validate()
     if args.log_examples < 0:
         raise WptkError(f"--log_examples must be >= 0, got {args.log_examples}")
+    max_line = max_line_bytes(args.max_line_mb)
     inputs = expand_inputs(args.input_file)
     check_plan_flags(args)
     need, available = estimated_memory(inputs, config), available_memory()
@@ -106,7 +110,7 @@ def run(args):
     show = None if not args.quiet else False
     summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
                                       log_examples=args.log_examples, decoder=decoder, show_progress=show,
-                                      log=lambda text: print(text, file=sys.stderr))
+                                      log=lambda text: print(text, file=sys.stderr), max_line=max_line)
     decoder.report("wptk create-pretraining-data")
     if not args.quiet:
         f = recipe.figures(summary.recipe, config)

@@ -50,11 +50,15 @@ def add_arguments(p):
                    help="invalid UTF-8: 'ignore' drops the bytes as the reference does and reports the count "
                         "on stderr (default); 'strict' stops with the file and line number")
     p.add_argument("-o", "--output", help="write to this file (atomically: complete or absent) instead of stdout")
+    p.add_argument("--max_line_mb", type=float, default=64, metavar="MB",
+                   help="a line longer than this many MiB is an error naming the file and line (an endless line "
+                        "such as /dev/zero's would take all memory); default 64")
 
 
 def run(args):
     from wptk.cli_support import setup_warnings
-    from wptk.textio import AtomicFile, Progress, Utf8Decoder, check_input, check_outputs, read_lines
+    from wptk.textio import (AtomicFile, Progress, Utf8Decoder, check_input, check_outputs, max_line_bytes,
+                             read_lines)
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import UNK, require_tokens
 
@@ -64,6 +68,7 @@ def run(args):
     tokenizer = FullTokenizer(args.vocab, do_lower_case=args.lower and not args.multilingual,
                               strip_accents=args.strip_accents, multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [UNK], args.vocab)
+    max_line = max_line_bytes(args.max_line_mb)
     files = args.files or ["-"]
     for path in files:
         check_input(path)
@@ -71,7 +76,8 @@ def run(args):
     total = sum(os.path.getsize(p) for p in files) if "-" not in files else None
     progress = Progress("tokenize", total=total, enabled=None if total else False)
     decoder = Utf8Decoder(strict=args.errors == "strict")
-    lines = itertools.chain.from_iterable(read_lines(p, decoder, progress) for p in files)
+    lines = itertools.chain.from_iterable(read_lines(p, decoder, progress, max_line=max_line)
+                                          for p in files)
     try:
         with AtomicFile(args.output, "w") if args.output else contextlib.nullcontext(sys.stdout) as stream:
             _tokenize_stream(tokenizer, lines, stream, args)
@@ -90,6 +96,9 @@ def _texts(lines, jsonl):
             obj = json.loads(line)
         except ValueError:
             obj = None
+        except RecursionError:
+            raise WptkError(f"input line {number}: JSON nested too deeply to read; give each line a flat "
+                            '{"text": ...} object') from None
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise WptkError(f'input line {number}: expected a JSON object with a "text" string')
         yield obj["text"]

@@ -170,7 +170,7 @@ def _count(wc, args, lower):
     import logging
     from apache_beam.options.pipeline_options import PipelineOptions
     from wptk.cli_support import Ticker, beam_log_aside
-    from wptk.textio import check_outputs
+    from wptk.textio import check_outputs, max_line_bytes
 
     options = PipelineOptions(_beam_argv(args))
     inputs = wc.match_text_inputs(args.input_file, args.check_text)
@@ -183,7 +183,8 @@ def _count(wc, args, lower):
         prefix = args.keep_word_counts or os.path.join(tmp, "counts")
         with ticker:
             info = wc.count_words(inputs, prefix, options, lower, args.multilingual,
-                                  max(1, int(args.input_split_mb * (1 << 20))), args.num_shards)
+                                  max(1, int(args.input_split_mb * (1 << 20))), args.num_shards,
+                                  max_line_bytes(args.max_line_mb))
         counts, _ = wc.read_counts(prefix)
     return counts, info
 
@@ -262,6 +263,9 @@ def add_count_flags(p):
                    help="plain input files are counted in byte ranges of this many MiB, in parallel (default 16)")
     p.add_argument("--check_text", action=BoolFlag, default=True,
                    help="refuse input files whose first 64 KiB look binary (default True)")
+    p.add_argument("--max_line_mb", type=float, default=64, metavar="MB",
+                   help="a line longer than this many MiB is an error naming the file and the line's byte offset "
+                        "(default 64)")
 
 
 def resolve_case(args):
@@ -276,3 +280,5 @@ def check_count_flags(args):
         raise WptkError(f"--num_shards must be between 1 and 99999, got {args.num_shards}")
     if not args.input_split_mb > 0:
         raise WptkError(f"--input_split_mb must be positive, got {args.input_split_mb}")
+    from wptk.textio import max_line_bytes
+    max_line_bytes(args.max_line_mb)

@@ -24,12 +24,16 @@ from wptk._native.pyrandom import CompatRandom
 from wptk import recipe
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
-from wptk.textio import Progress, Utf8Decoder, check_input, decompressor, read_lines
+from wptk.textio import MAX_LINE_BYTES, Progress, Utf8Decoder, check_input, decompressor, read_lines
 from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
 LINES_PER_BATCH = 8192
 INSTANCES_PER_BATCH = 1024
 DOCUMENTS_PER_STEP = 2000       # progress granularity while building
+
+
+MAX_PREDICTIONS = 65535        # as max_seq_length: a record's positions are a fixed-size list of this length
+MAX_DUPE_FACTOR = 100_000      # passes over the data; the reference's default is 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +56,15 @@ class PretrainingConfig:
             raise WptkError(f"max_seq_length={self.max_seq_length} is too large (at most 65535)")
         if self.max_predictions_per_seq < 1:
             raise WptkError(f"max_predictions_per_seq must be positive, got {self.max_predictions_per_seq}")
+        if self.max_predictions_per_seq > MAX_PREDICTIONS:
+            raise WptkError(f"max_predictions_per_seq={self.max_predictions_per_seq:,} is too large: every record "
+                            f"holds that many positions; at most {MAX_PREDICTIONS:,} (a sequence has at most "
+                            f"max_seq_length={self.max_seq_length} tokens to mask)")
         if self.dupe_factor < 1:
             raise WptkError(f"dupe_factor must be positive, got {self.dupe_factor}")
+        if self.dupe_factor > MAX_DUPE_FACTOR:
+            raise WptkError(f"dupe_factor={self.dupe_factor:,} is too large: every pass over the data adds its "
+                            f"instances to memory; at most {MAX_DUPE_FACTOR:,} (use more input text instead)")
         if not 0.0 <= self.masked_lm_prob <= 1.0:
             raise WptkError(f"masked_lm_prob must be in [0, 1], got {self.masked_lm_prob}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
@@ -155,10 +166,12 @@ def documents_from_lines(lines, tokenizer):
     return Documents(tokens, _offsets(lengths), documents)
 
 
-def read_documents(input_files, tokenizer, decoder=None, progress=None):
-    """Documents of the input files, read in order as one stream (a new file does not start a document)."""
+def read_documents(input_files, tokenizer, decoder=None, progress=None, max_line=MAX_LINE_BYTES):
+    """Documents of the input files, read in order as one stream (a new file does not start a document); a line
+    longer than `max_line` bytes is an error."""
     decoder = decoder or Utf8Decoder()
-    lines = itertools.chain.from_iterable(read_lines(path, decoder, progress) for path in input_files)
+    lines = itertools.chain.from_iterable(read_lines(path, decoder, progress, max_line=max_line)
+                                          for path in input_files)
     return documents_from_lines(lines, tokenizer)
 
 
@@ -301,14 +314,14 @@ class Summary:
 
 
 def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=False, log_examples=0,
-                            decoder=None, show_progress=None, log=print):
+                            decoder=None, show_progress=None, log=print, max_line=MAX_LINE_BYTES):
     """The whole job: the reference's main() with wptk's steps. Returns a Summary."""
     config.validate()
     vocab_ids = VocabIds.from_vocab(tokenizer.vocab)
     start = time.perf_counter()
     total = sum(os.path.getsize(p) for p in input_files)
     progress = Progress("reading", total=total, enabled=show_progress)
-    docs = read_documents(input_files, tokenizer, decoder, progress)
+    docs = read_documents(input_files, tokenizer, decoder, progress, max_line)
     tokenizer.release_memory()      # the text is tokenized: its word cache is not needed while building
     progress.close()
     if docs.n_documents == 0:

@@ -4,7 +4,10 @@ import errno
 import gzip
 import itertools
 import lzma
+import hashlib
 import os
+import re
+import socket
 import stat
 import sys
 import time
@@ -56,12 +59,17 @@ def decompressor(path):
     return _DECOMPRESSORS.get(os.path.splitext(path)[1].lower())
 
 
-def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
+MAX_LINE_MB = 64       # the default of --max_line_mb
+MAX_LINE_BYTES = MAX_LINE_MB << 20
+
+
+def read_lines(path, decoder, progress=None, chunk_size=1 << 20, max_line=MAX_LINE_BYTES):
     """Yields the lines of a file ('-' = stdin) split on "\\n" only, without the "\\n", decoded by `decoder`.
     A .gz, .bz2, .xz or .lzma file is decompressed (the reference would read its compressed bytes as text).
 
     Streams in chunks, so memory stays constant whatever the file size. `progress` advances by the bytes of the
-    file itself (compressed bytes for a compressed file).
+    file itself (compressed bytes for a compressed file). A line longer than `max_line` bytes (None: no limit)
+    is an error naming the file and line, so that an endless line (/dev/zero) cannot take all memory.
     """
     name = "<stdin>" if path == "-" else path
     try:
@@ -89,8 +97,12 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
             cut = block.rfind(b"\n")
             if cut < 0:
                 rest = block
+                if max_line is not None and len(rest) > max_line:
+                    raise line_too_long(name, number + 1, max_line)
                 continue
             block, rest = block[:cut], block[cut + 1:]
+            if max_line is not None and len(block) > max_line and first_long_line(block, max_line):
+                raise line_too_long(name, number + 1 + first_long_line(block, max_line)[0], max_line)
             try:   # fast path: the whole block is valid UTF-8
                 lines = block.decode("utf-8").split("\n")
             except UnicodeDecodeError:
@@ -103,6 +115,30 @@ def read_lines(path, decoder, progress=None, chunk_size=1 << 20):
         if raw is not sys.stdin.buffer:
             f.close()
             raw.close()
+
+
+def max_line_bytes(mb):
+    """--max_line_mb in bytes; WptkError unless positive."""
+    if not mb > 0:
+        raise WptkError(f"--max_line_mb must be positive, got {mb}")
+    return int(min(mb, 1 << 40) * (1 << 20))
+
+
+def line_too_long(name, number, limit):
+    return WptkError(f"{name}:{number}: line longer than --max_line_mb={limit / (1 << 20):g} MiB: split the "
+                     "line, or raise the limit")
+
+
+def first_long_line(block, max_line):
+    """(index, byte offset) in `block` of its first line ("\\n"-separated) longer than `max_line` bytes, or None."""
+    start = 0
+    for index in itertools.count():
+        end = block.find(b"\n", start)
+        if (len(block) if end < 0 else end) - start > max_line:
+            return index, start
+        if end < 0:
+            return None
+        start = end + 1
 
 
 def check_input(path, flag="input"):
@@ -169,10 +205,49 @@ def check_outputs(outputs, inputs, flag, stdout=False):
 _tmp_numbers = itertools.count()
 
 
+def host_tag():
+    """8 hex digits naming this host (of its hostname), so that a temporary file's pid can be checked only on the
+    host whose pid it is (a directory may be shared by several hosts)."""
+    return hashlib.blake2b(socket.gethostname().encode("utf-8", "replace"), digest_size=4).hexdigest()
+
+
+def pid_alive(pid):
+    """Whether a process `pid` exists on this host (one of another user counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True
+
+
+def remove_dead_temporaries(directory, name):
+    """Deletes the temporary files `.{name}.tmp-{pid}-{n}-{host}` that AtomicFile left in `directory` when its
+    process was killed (SIGKILL, a power cut): those of this host whose process is gone. A live process's file,
+    or another host's, is never touched."""
+    pattern = re.compile(re.escape(f".{name}.tmp-") + r"(\d+)-\d+-" + host_tag() + "$")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for entry in names:
+        m = pattern.match(entry)
+        if m and not pid_alive(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
+
+
 class AtomicFile:
-    """A file written under a temporary name (`.{name}.tmp-{pid}-{n}`) in the target's directory and renamed onto
-    it on commit: flushed, fsynced, renamed, the directory fsynced. On failure or `abort()` the temporary file is
-    removed, so no partial output ever exists under the target name (an existing target stays untouched).
+    """A file written under a temporary name (`.{name}.tmp-{pid}-{n}-{host}`, see host_tag) in the target's
+    directory and renamed onto it on commit: flushed, fsynced, renamed, the directory fsynced. On failure,
+    `abort()`, Ctrl-C, SIGTERM or SIGHUP (under cli_support.run_guarded) the temporary file is removed, so no
+    partial output ever exists under the target name (an existing target stays untouched); those of this
+    target that killed processes left behind are removed when the next one is made.
     A symlink is followed: its target is replaced and the link stays. A target that is neither a file nor a
     directory (a pipe, a terminal, /dev/stdout, /dev/null) is written in place (`streaming`): there is no file
     to rename or to leave half-written. OSErrors (a full disk, a directory without write permission) name the
@@ -208,9 +283,11 @@ class AtomicFile:
                 raise WptkError(f"{self.path} is a symbolic link to {os.readlink(self.path)}, whose directory does "
                                 "not exist")
             raise WptkError(f"output directory does not exist: {os.path.dirname(self.path) or '.'}")
+        remove_dead_temporaries(directory, os.path.basename(self.target))
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        host = host_tag()
         while True:
-            name = f".{os.path.basename(self.target)}.tmp-{os.getpid()}-{next(_tmp_numbers)}"
+            name = f".{os.path.basename(self.target)}.tmp-{os.getpid()}-{next(_tmp_numbers)}-{host}"
             self.tmp = os.path.join(directory, name)
             try:
                 return os.open(self.tmp, flags, 0o666)    # the umask applies, as to a plain open()

@@ -47,7 +47,7 @@ class RecordWriter:
     ...     w.write_framed(frame_examples(...))   # already-framed records
     ...     w.write(payload)                      # one record, framed here
 
-    The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}`` in the target's directory;
+    The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}-{host}`` in the target's directory;
     ``close()`` flushes, fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()``
     -- also called when the ``with`` block raises -- deletes the temporary file and leaves any existing ``path``
     untouched. A pipe or device (``/dev/stdout``) is written in place. OSErrors name ``path``. ``gzip=True``
