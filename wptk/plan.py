@@ -6,7 +6,8 @@
    from their start (they cannot be entered in the middle), their text size estimated from the ratio read so far.
 2. Run the real kernels on the sample: tokenize, build instances with the run's flags, encode the records (and
    GZIP them), timing each step on this core.
-3. Scale by (input bytes / sampled bytes): documents, instances, output bytes and seconds grow with the text.
+3. Scale by (input bytes / sampled bytes): documents, instances, output bytes and seconds grow with the text
+   (the seconds add this process's start-up CPU, and leave out the disk's time to write the output).
    Memory is modelled from what the sample measured: the process's own size with the vocab loaded, the word cache
    the tokenizer filled, and per input byte the token arrays (held twice while they are joined), the instance
    table, and the encoding buffer. A pipeline worker holds one bucket (the input / --num_buckets) and Beam's
@@ -103,6 +104,8 @@ def plan(input_files, tokenizer, config, gzip=False, num_buckets=None, batch_siz
     config.validate()
     vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
     base_rss = _reset_peak()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    startup = usage.ru_utime + usage.ru_stime     # the CPU this process took to start and load the vocab
     clock = time.perf_counter()
     chunks, sampled, text_bytes = sample_input(input_files, sample_bytes)
     docs = pt.documents_from_lines(_lines(chunks, split_sentences), tokenizer)
@@ -128,7 +131,7 @@ def plan(input_files, tokenizer, config, gzip=False, num_buckets=None, batch_siz
         tokens=round(len(docs.tokens) * scale), instances=round(len(instances) * scale),
         output_bytes=round(output_bytes * scale), output_bytes_gzip=round(gzip_bytes * scale),
         peak_rss_bytes=int(base_rss + sample_peak + per_sampled_byte * (text_bytes - sampled)),
-        peak_rss_of="wptk create-pretraining-data", seconds_one_core=round(seconds * scale, 3),
+        peak_rss_of="wptk create-pretraining-data", seconds_one_core=round(startup + seconds * scale, 3),
         steps_per_epoch={"batch_size": batch_size, "steps": round(len(instances) * scale) // batch_size})
     if num_buckets:
         bucket = max(text_bytes / num_buckets, sampled)
