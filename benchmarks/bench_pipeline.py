@@ -39,8 +39,8 @@ between two reads is missed), read every 20 ms for every process in the run's pr
 worker is a process running apache_beam's sdk_worker_main; "worker peak RSS" is the largest peak among them. The
 driver (FnApiRunner; documents reach their bucket through spill files, only references through the driver) is
 reported separately. As a check, os.wait4's ru_maxrss of the driver (the kernel's peak of the driver and every
-descendant it reaped) must equal the largest VmHWM read; the run says so when it does not (growth in a worker's
-last 20 ms). With threads, the one process's peak stands for the workers' (it holds both).
+descendant it reaped) must not exceed the largest VmHWM read; the run says so when it does by over 1 MiB (growth
+in a process's last 20 ms). With threads, the one process's peak stands for the workers' (it holds both).
 
 Goals, printed with PASS/FAIL for each engine:
   scaling     end-to-end MB/s with 2 workers >= 1.8x with 1 worker (on the largest size); also marginal MB/s,
@@ -196,9 +196,10 @@ def run_measured(cmd, log_path, monitor=False, core=None):
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     tree_peak = usage.ru_maxrss * 1024       # the kernel's: the driver and every descendant it reaped
     memory = mon.stop() if mon else {"driver": tree_peak, "workers": []}
-    if mon and max([memory["driver"]] + memory["workers"]) != tree_peak:
-        print(f"  (memory check: wait4 peak {tree_peak / 2**20:.0f} MiB, largest VmHWM read "
-              f"{max([memory['driver']] + memory['workers']) / 2**20:.0f} MiB: a process grew after its last read)")
+    read = max([memory["driver"]] + memory["workers"]) if mon else tree_peak
+    if tree_peak - read > 2**20:        # pages touched in a process's last 20 ms, or by one missed entirely
+        print(f"  (memory check: wait4 peak {tree_peak / 2**20:.1f} MiB, largest VmHWM read "
+              f"{read / 2**20:.1f} MiB: a process grew after its last read)")
     return seconds, usage.ru_utime + usage.ru_stime, code, memory, Path(log_path).read_text(errors="replace")
 
 
