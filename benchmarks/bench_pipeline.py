@@ -25,17 +25,22 @@ configuration reports its best round:
              machine itself scales from one process to two on this work (the scaling goal's ceiling)
   fixed cost the pipeline with 2 workers on a tiny input (50 KB), with each size's bucket count: its start-up,
              worker start and stop, bucket files and summary, which no input size changes
-  reference  python -m bert.create_pretraining_data (bert-tensorflow 1.0.4), once, on a 4 MB sample of the same
-             corpus (every n-th document of the three texts: the same mix of short verses, prose and docs, whose
-             instances per MB differ ~3x, so the rates compare like with like)
+  reference  python -m bert.create_pretraining_data (bert-tensorflow 1.0.4) on a 4 MB sample of the same corpus
+             (every n-th document of the three texts: the same mix of short verses, prose and docs, whose instances
+             per MB differ ~3x, so the rates compare like with like), once per round like every other job
+The single-process jobs (wptk create-pretraining-data and the reference) are pinned to the same one core, so the
+per-core comparisons compare one core with one core; the pipeline and the control pair have both cores.
 
 All at the reference's default flags (max_seq_length 128, max_predictions_per_seq 20, dupe_factor 10,
 masked_lm_prob 0.15, short_seq_prob 0.1, seed 12345), uncased BERT vocab.
 
-Memory: a monitor thread samples the RSS of every process in the run's process tree every 20 ms (psutil); a
+Memory: the kernel's own peak RSS of each process (VmHWM in /proc/PID/status, a high-water mark, so nothing
+between two reads is missed), read every 20 ms for every process in the run's process tree while it lives; a
 worker is a process running apache_beam's sdk_worker_main; "worker peak RSS" is the largest peak among them. The
 driver (FnApiRunner; documents reach their bucket through spill files, only references through the driver) is
-reported separately. With threads, the one process's peak RSS stands for the workers' (it holds both).
+reported separately. As a check, os.wait4's ru_maxrss of the driver (the kernel's peak of the driver and every
+descendant it reaped) must not exceed the largest VmHWM read; the run says so when it does by over 1 MiB (growth
+in a process's last 20 ms). With threads, the one process's peak stands for the workers' (it holds both).
 
 Goals, printed with PASS/FAIL for each engine:
   scaling     end-to-end MB/s with 2 workers >= 1.8x with 1 worker (on the largest size); also marginal MB/s,
@@ -122,8 +127,20 @@ def build_corpus(corpus_dir, target, path):
 # ---------------------------------------------------------------------------------------------- measured runs
 
 
+def vm_hwm(pid):
+    """The kernel's peak resident set size of a live process (VmHWM), in bytes; None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 class TreeMonitor(threading.Thread):
-    """Peak RSS of each process in a process tree, sampled until stopped."""
+    """The kernel's peak RSS (VmHWM) of each process in a process tree, read until stopped."""
 
     def __init__(self, pid, interval=0.02):
         super().__init__(daemon=True)
@@ -140,7 +157,9 @@ class TreeMonitor(threading.Thread):
                 break
             for proc in procs:
                 try:
-                    rss = proc.memory_info().rss
+                    rss = vm_hwm(proc.pid)
+                    if rss is None:
+                        continue
                     if proc.pid not in self.peaks and proc.pid != self.root.pid:
                         cmdline = proc.cmdline()    # workers run under `sh -c`: count the python process only
                         if "sdk_worker_main" in " ".join(cmdline) and "python" in os.path.basename(cmdline[0]):
@@ -159,20 +178,28 @@ class TreeMonitor(threading.Thread):
         }
 
 
-def run_measured(cmd, log_path, monitor=False):
-    """(wall seconds, cpu seconds of the process and the children it reaped, exit code, memory, log text)."""
+def run_measured(cmd, log_path, monitor=False, core=None):
+    """(wall seconds, cpu seconds of the process and the children it reaped, exit code, memory, log text).
+
+    With `core`, the process (and every thread and child it starts) is pinned to that one core."""
     env = dict(os.environ, **CHILD_ENV)
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     with open(log_path, "wb") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                cwd=REPO_ROOT)
+                                cwd=REPO_ROOT, preexec_fn=pin)
         mon = TreeMonitor(proc.pid) if monitor else None
         if mon:
             mon.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
     proc.returncode = code = os.waitstatus_to_exitcode(status)
-    memory = mon.stop() if mon else {"driver": usage.ru_maxrss * 1024, "workers": []}
+    tree_peak = usage.ru_maxrss * 1024       # the kernel's: the driver and every descendant it reaped
+    memory = mon.stop() if mon else {"driver": tree_peak, "workers": []}
+    read = max([memory["driver"]] + memory["workers"]) if mon else tree_peak
+    if tree_peak - read > 2**20:        # pages touched in a process's last 20 ms, or by one missed entirely
+        print(f"  (memory check: wait4 peak {tree_peak / 2**20:.1f} MiB, largest VmHWM read "
+              f"{read / 2**20:.1f} MiB: a process grew after its last read)")
     return seconds, usage.ru_utime + usage.ru_stime, code, memory, Path(log_path).read_text(errors="replace")
 
 
@@ -282,14 +309,16 @@ def main(argv=None):
         buckets_of = {s: max(1, round(input_mb[s] / args.bucket_mb)) for s in sizes}
         half_a, half_b = work / "half_a.txt", work / "half_b.txt"
         split_in_two(inputs[big], half_a, half_b)
-        jobs = []      # (label, command, input MB, output dir or None, monitor); each round runs them all once
+        # (label, command, input MB, output dir or None, monitor, core to pin to or None); each round runs them all
+        jobs = []
+        core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
         for engine in args.engines:
             for size in sizes:
                 for workers in (1, 2):
                     out = work / f"out_{engine}_{size:g}_{workers}"
                     jobs.append((pipeline_label(engine, size, workers, buckets_of[size]),
                                  pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size], engine),
-                                 input_mb[size], out, True))
+                                 input_mb[size], out, True, None))
         # Fixed cost: the 2-worker job on a tiny input, with each size's bucket count (start-up, worker start and
         # stop, writing the bucket files, the summary); and wptk's on it (start-up, vocab).
         tiny = build_corpus(root / "corpus" / "en", TINY_MB * MB, work / "corpus_tiny.txt")
@@ -297,21 +326,26 @@ def main(argv=None):
             for buckets in sorted({buckets_of[s] for s in sizes}):
                 out = work / f"out_{engine}_tiny_{buckets}"
                 jobs.append((fixed_label(engine, 2, buckets), pipeline_cmd(tiny, out, vocab, 2, buckets, engine),
-                             TINY_MB, out, False))
+                             TINY_MB, out, False, None))
         cli = functools.partial(cli_cmd, vocab=vocab, out=work / "wptk.tfrecord")
         for size in sizes:
-            jobs.append((f"wptk {size:g}MB", cli(inputs[size]), input_mb[size], None, False))
-        jobs.append(("wptk tiny", cli(tiny), TINY_MB, None, False))
+            jobs.append((f"wptk {size:g}MB", cli(inputs[size]), input_mb[size], None, False, core))
+        jobs.append(("wptk tiny", cli(tiny), TINY_MB, None, False, core))
+        if not args.skip_reference:
+            sample, step = sample_corpus(root / "corpus" / "en", REFERENCE_MB * MB, work / "corpus_sample.txt")
+            jobs.append(("reference", [sys.executable, "-m", "bert.create_pretraining_data", f"--input_file={sample}",
+                                       f"--output_file={work / 'wptk.tfrecord'}", f"--vocab_file={vocab}", *FLAGS],
+                         sample.stat().st_size / MB, None, False, core))
         # Control: two independent single-process jobs at once, each on half of the largest input, against one on
         # all of it: how far this machine itself scales from one process to two on this work.
         pair = [cli_cmd(half, vocab, work / (half.stem + ".tfrecord")) for half in (half_a, half_b)]
         digests = {}
         for round_ in range(args.repeats):
             print(f"round {round_ + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})", flush=True)
-            for label, cmd, mb, out, monitor in jobs:
+            for label, cmd, mb, out, monitor, pin in jobs:
                 if out is not None:
                     shutil.rmtree(out, ignore_errors=True)
-                wall, cpu, code, memory, log = run_measured(cmd, work / "run.log", monitor)
+                wall, cpu, code, memory, log = run_measured(cmd, work / "run.log", monitor, pin)
                 if code != 0:
                     print(f"{label}: FAILED (exit {code})\n  {show_cmd(cmd, work)}\n" + log[-3000:])
                     failures.append(f"{label} failed")
@@ -337,7 +371,7 @@ def main(argv=None):
                 row["walls"].append(seconds)
                 row["wall"] = min(row["wall"], seconds)
         print()
-        for label, cmd, mb, out, monitor in jobs:
+        for label, cmd, mb, out, monitor, pin in jobs:
             row = rows.get(label)
             if not row:
                 continue
@@ -357,20 +391,11 @@ def main(argv=None):
             row = rows["wptk pair"]
             print(f"control: 2 x wptk create-pretraining-data at once on the halves of {big:g}MB: {row['wall']:.1f} s; "
                   f"all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
-        if not args.skip_reference:
-            sample, step = sample_corpus(root / "corpus" / "en", REFERENCE_MB * MB, work / "corpus_sample.txt")
-            cmd = [sys.executable, "-m", "bert.create_pretraining_data", f"--input_file={sample}",
-                   f"--output_file={work / 'ref.tfrecord'}", f"--vocab_file={vocab}", *FLAGS]
-            wall, cpu, code, _, log = run_measured(cmd, work / "run.log")
-            (work / "ref.tfrecord").unlink(missing_ok=True)
-            if code == 0:
-                mb = sample.stat().st_size / MB
-                rows["reference"] = {"wall": wall, "mb": mb}
-                print(f"reference on a {mb:.1f} MB sample of the corpus (every {step}th document of the three "
-                      f"texts, so the same mix): {wall:.1f} s, {mb / wall:.3f} MB/s, cpu {cpu:.1f} s\n"
-                      f"  {show_cmd(cmd, work)}")
-            else:
-                print(f"reference: FAILED (exit {code})\n" + log[-3000:])
+        if "reference" in rows:
+            print(f"(reference: on a {rows['reference']['mb']:.1f} MB sample of the corpus, every {step}th document "
+                  f"of the three texts, so the same mix)")
+        if core is not None:
+            print(f"(wptk create-pretraining-data and the reference: pinned to core {core})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -31,13 +31,10 @@ FEATURE_ORDER = ["input_ids", "input_mask", "segment_ids", "masked_lm_positions"
 
 @pytest.fixture(scope="module")
 def tf():
-    try:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow
-    except Exception as e:  # ImportError, or a broken install
-        pytest.skip(f"TensorFlow is not importable ({type(e).__name__}: {e}); "
-                    "it is the reference for these tests")
-    return tensorflow
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Only a missing package is a skip; a broken install raises here and fails the tests that need it.
+    return pytest.importorskip("tensorflow",
+                               reason="TensorFlow is the reference for these tests (pip install -e '.[test]')")
 
 
 # ---- helpers ------------------------------------------------------------------------------------

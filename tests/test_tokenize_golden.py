@@ -1,5 +1,7 @@
-"""The reference's own outputs (../shared/data/golden/tokenize.jsonl) reproduced token for token."""
+"""The reference's own outputs (../shared/data/golden/tokenize.jsonl) reproduced token for token, and the
+character spans of those tokens checked against what each covers."""
 import json
+import unicodedata
 import warnings
 
 import numpy as np
@@ -41,13 +43,60 @@ def test_tokenize_matches_golden(golden, config):
 
 
 @pytest.mark.parametrize("config", CONFIGS)
-def test_encode_batch_gives_the_golden_tokens_ids(golden, config):
-    tok = tokenizer(config)
+def test_encode_batch_gives_the_golden_tokens_ids_and_spans(golden, config):
+    tok, lower = tokenizer(config), CONFIGS[config][1]
     ids, splits, offsets = tok.encode_batch([row["text"] for row in golden], offsets=True)
     assert ids.dtype == np.int32 and splits.dtype == np.int64 and offsets.shape == (len(ids), 2)
     assert len(splits) == len(golden) + 1 and splits[0] == 0 and splits[-1] == len(ids)
     for i, row in enumerate(golden):
         expected = [tok.vocab[t] for t in row["expected"][config]]
         assert ids[splits[i]:splits[i + 1]].tolist() == expected, row["id"]
-        spans = offsets[splits[i]:splits[i + 1]]
-        assert (spans[:, 0] < spans[:, 1]).all() and (spans[:, 1] <= len(row["text"])).all(), row["id"]
+        check_spans(row["text"], row["expected"][config], offsets[splits[i]:splits[i + 1]].tolist(), lower,
+                    row["id"])
+
+
+def kept(text):
+    """`text` without what the reference's _clean_text deletes: NUL, U+FFFD, Cc and Cf but tab, LF and CR."""
+    return "".join(c for c in text
+                   if c not in "\x00\ufffd" and (c in "\t\n\r" or unicodedata.category(c) not in ("Cc", "Cf")))
+
+
+def normalized(text, lower):
+    """What the reference makes of `text` before WordPiece: deletions, then with lowercasing str.lower(), NFD and
+    no Mn. Final sigma folded to sigma: a span's own context may differ from its whole word's."""
+    text = kept(text)
+    if lower:
+        text = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+    return text.replace("\u03c2", "\u03c3")
+
+
+def check_spans(text, tokens, spans, lower, row_id):
+    """What each span covers: a word's pieces (a token and the ## tokens after it) are exactly its spans' text,
+    normalized as the mode does; spans are in order and overlap only on one character whose normalized form the
+    pieces share (a Hangul syllable's jamo, say); no span holds a space; every character that yields text is
+    covered."""
+    where = f"{row_id}: {text!r}"
+    words = []      # [pieces, start, end]
+    for k, (token, (start, end)) in enumerate(zip(tokens, spans)):
+        assert 0 <= start < end <= len(text), where
+        assert not any(c.isspace() for c in kept(text[start:end])), (where, token, start, end)
+        if k:
+            previous_start, previous_end = spans[k - 1]
+            assert previous_start <= start and previous_end <= end, (where, spans[k - 1], (start, end))
+            if start < previous_end:
+                assert start == previous_end - 1 == end - 1 and len(normalized(text[start], lower)) > 1, (
+                    where, spans[k - 1], (start, end))
+        if token.startswith("##") and words and words[-1][0] != ["[UNK]"]:
+            words[-1][0].append(token[2:])
+            words[-1][2] = end
+        else:
+            words.append([[token], start, end])
+    for pieces, start, end in words:
+        got = normalized(text[start:end], lower)
+        if pieces == ["[UNK]"]:
+            assert got, (where, start, end)
+        else:
+            assert "".join(pieces).replace("\u03c2", "\u03c3") == got, (where, pieces, text[start:end])
+    covered = {i for start, end in spans for i in range(start, end)}
+    missing = [i for i, c in enumerate(text) if i not in covered and not c.isspace() and normalized(c, lower)]
+    assert not missing, (where, missing[:5])

@@ -4,8 +4,9 @@ The reference is ``bert.tokenization`` (PyPI bert-tensorflow 1.0.4, see tests/or
 text that hits the places where a native reimplementation can drift from the reference: every Unicode plane
 (lone surrogates included), control and format characters that ``_clean_text`` drops, the whitespace that
 ``str.split`` knows but ``_is_whitespace`` does not (U+2028, U+2029), Python's context-sensitive lowercasing of
-Greek capital sigma, lowercasing that changes length (U+0130), NFD plus accent stripping, CJK ranges and their
-edges, and words around WordPiece's 200-character limit.
+Greek capital sigma, lowercasing that changes length (U+0130), NFD plus accent stripping (with runs of combining
+marks above U+FFFF in any order, whose canonical reordering decides the basic tokenizer's words), CJK ranges and
+their edges, and words around WordPiece's 200-character limit.
 
 Tokens are compared with the reference; ids are compared with the vocab file's line numbers (the id that
 google-research/bert gives), and ``encode_batch`` with wptk's own ``tokenize`` + ``convert_tokens_to_ids``.
@@ -105,6 +106,12 @@ PUNCT = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") + [
 ]
 COMBINING = ["\u0300", "\u0301", "\u0303", "\u0307", "\u0308", "\u0327", "\u0345", "\u0e31", "\u0e48", "\u05b8",
              "\u094d", "\u20dd", "\u0903", "\u1ab0", "\U0001d167"]
+# Marks above U+FFFF with a nonzero canonical combining class. The Mc ones survive accent stripping in the order
+# NFD's canonical reordering gives them, so runs of them in any order check that reordering.
+SUPPLEMENTARY_MARKS = ["\U0001d165", "\U0001d166", "\U0001d16d", "\U0001d16e", "\U0001d172", "\U00016ff0",
+                       "\U000111c0", "\U0001134d", "\U0001d167", "\U0001d17b", "\U0001d185", "\U0001e000",
+                       "\U0001e8d0", "\U00011046", "\U000110ba", "\U00016af0"]
+MARK_BASES = ["a", "A", "\xc9", "\u03a3", "\U0001d15e", "\U0001d160", "\u4e2d", ""]
 CJK = [
     "\u4e2d\u6587", "\u4e00", "\u9fff", "\u3400", "\u4dbf", "\u4dc0", "\ua000", "\u3005", "\u3007", "\u2e80",
     "\u31c0", "\u30fc", "\u3072\u3089\u304c\u306a", "\u30ab\u30bf\u30ab\u30ca", "\U00020000", "\U0002a6df",
@@ -154,6 +161,9 @@ CASINGS = [lambda s: s, str.upper, str.title, str.capitalize, str.lower]
 
 vocab_word = st.builds(lambda w, f: f(w), st.deferred(lambda: st.sampled_from(_vocab_words())),
                        st.sampled_from(CASINGS))
+# A base followed by a run of combining marks in any order.
+mark_cluster = st.builds(lambda base, marks: base + "".join(marks), st.sampled_from(MARK_BASES),
+                         st.lists(st.sampled_from(SUPPLEMENTARY_MARKS + COMBINING[:3]), min_size=1, max_size=4))
 any_char = st.one_of(
     st.characters(exclude_categories=()),  # hypothesis's own mix, surrogates included
     st.integers(0, 0x10FFFF).map(chr),  # uniform over all planes
@@ -164,7 +174,7 @@ control = st.sampled_from(CONTROLS)
 fragment = st.one_of(
     vocab_word, vocab_word, vocab_word,
     st.sampled_from(WORDISH), st.sampled_from(WORDISH),
-    st.sampled_from(PUNCT), st.sampled_from(COMBINING), st.sampled_from(CJK),
+    st.sampled_from(PUNCT), st.sampled_from(COMBINING), st.sampled_from(CJK), mark_cluster, mark_cluster,
     whitespace, whitespace, control, any_char,
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=1, max_size=8),
 )
@@ -172,7 +182,7 @@ mixed_text = st.lists(fragment, max_size=25).map("".join)
 random_unicode = st.text(any_char, max_size=40)
 # Mixed-script words: fragments glued together without whitespace.
 mixed_word = st.lists(st.one_of(vocab_word, st.sampled_from(WORDISH), st.sampled_from(COMBINING),
-                                st.sampled_from(CJK), any_char), min_size=2, max_size=6).map("".join)
+                                st.sampled_from(CJK), mark_cluster, any_char), min_size=2, max_size=6).map("".join)
 runs = st.lists(
     st.one_of(st.lists(whitespace, min_size=1, max_size=6).map("".join),
               st.lists(control, min_size=1, max_size=6).map("".join),
@@ -236,6 +246,7 @@ def test_random_unicode(pair, text):
 @example(text="\u4e2d\u6587\U00020000\uf900\U0002f800\ud55c\uad6d\uc5b4 \u0e20\u0e32\u0e29\u0e32\u0e44\u0e17\u0e22")
 @example(text="a\u1fefb a\u0387b \u212b\u212a\u2126 \u01c5 \u1fbc")
 @example(text="[CLS] hello [SEP] [UNK] [MASK] [unused1]")
+@example(text="a\U0001d16d\U0001d165 \U0001d15e\U0001d16d \xc9\U0001d172\U00016ff0\u0301")
 def test_mixed_text(pair, text):
     check_tokens(pair, text)
 
@@ -244,6 +255,16 @@ def test_mixed_text(pair, text):
 @given(words=st.lists(mixed_word, min_size=1, max_size=5))
 def test_mixed_script_words(pair, words):
     check_tokens(pair, " ".join(words))
+
+
+@SETTINGS
+@given(text=st.lists(st.one_of(mark_cluster, mark_cluster, vocab_word, whitespace), max_size=8).map("".join))
+@example(text="a\U0001d16d\U0001d165")
+def test_combining_mark_runs(pair, text):
+    """The basic tokenizer's words too: the released vocabs have no pieces with these marks, so WordPiece alone
+    gives [UNK] whatever their order."""
+    assert pair.wptk.basic_tokenizer.tokenize(text) == pair.ref.basic_tokenizer.tokenize(text), (pair, text)
+    check_tokens(pair, text)
 
 
 @SETTINGS
@@ -302,8 +323,11 @@ def test_vocab_ids_are_line_numbers(pair):
 
 def test_generators_reach_the_edges():
     """Guards the strategies themselves: the fragments hold the characters this file promises to exercise."""
-    pool = "".join(WHITESPACE + CONTROLS + PUNCT + COMBINING + CJK + WORDISH + FILLERS)
+    pool = "".join(WHITESPACE + CONTROLS + PUNCT + COMBINING + SUPPLEMENTARY_MARKS + CJK + WORDISH + FILLERS)
     for ch in "\u200b\u200c\u200d\u180e\xad\ufffd\x00\u0130\u03a3\u2028\u2029\x85\xa0\u3000\u202f\x1c\x1f\x0b\x0c":
         assert ch in pool, hex(ord(ch))
     cats = {unicodedata.category(c) for c in pool}
     assert {"Cc", "Cf", "Cs", "Mn", "Zs", "Zl", "Zp", "Lo", "Lu", "Ll", "Lt", "Po"} <= cats, cats
+    supplementary = [c for c in pool if ord(c) > 0xFFFF and unicodedata.combining(c)]
+    assert {unicodedata.category(c) for c in supplementary} == {"Mc", "Mn"}, supplementary
+    assert len({unicodedata.combining(c) for c in supplementary}) >= 6, supplementary
