@@ -51,3 +51,22 @@ def test_encode_batch_gives_the_golden_tokens_ids(golden, config):
         assert ids[splits[i]:splits[i + 1]].tolist() == expected, row["id"]
         spans = offsets[splits[i]:splits[i + 1]]
         assert (spans[:, 0] < spans[:, 1]).all() and (spans[:, 1] <= len(row["text"])).all(), row["id"]
+
+
+@pytest.mark.parametrize("config", ["uncased", "multi_cased", "multilingual"])
+def test_unpickled_and_copied_tokenizers_tokenize_the_golden_texts_alike(golden, config):
+    import copy
+    import pickle
+
+    if config == "multilingual":
+        tok = wptk.FullTokenizer(str(require_shared() / "vocab" / CONFIGS["multi_cased"][0]), multilingual=True)
+    else:
+        tok = tokenizer(config)
+    texts = [row["text"] for row in golden]
+    expected = tok.encode_batch(texts, offsets=True)
+    for other in (pickle.loads(pickle.dumps(tok)), copy.deepcopy(tok), copy.copy(tok)):
+        assert [other.tokenize(t) for t in texts] == [tok.tokenize(t) for t in texts]
+        for got, want in zip(other.encode_batch(texts, offsets=True), expected):
+            assert np.array_equal(got, want)
+        basic = pickle.loads(pickle.dumps(tok.basic_tokenizer))
+        assert [basic.tokenize(t) for t in texts] == [tok.basic_tokenizer.tokenize(t) for t in texts]
