@@ -312,8 +312,10 @@ def build_asan():
     shutil.copytree(REPO / "wptk", ASAN_DIR / "wptk", ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
     env = dict(os.environ, CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g",
                LDFLAGS="-fsanitize=address")
-    subprocess.run([sys.executable, str(REPO / "setup.py"), "-q", "build_ext", "--inplace"], cwd=ASAN_DIR,
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    build = subprocess.run([sys.executable, str(REPO / "setup.py"), "-q", "build_ext", "--inplace"], cwd=ASAN_DIR,
+                           env=env, capture_output=True, text=True)
+    if build.returncode:
+        sys.exit(f"{build.stdout}{build.stderr}fuzz_native: error: the ASan build failed")
     return libasan
 
 
