@@ -111,7 +111,7 @@ def test_serialize_is_the_feature_arrays_framed(tokenizer):
                                       config.max_seq_length, config.max_predictions_per_seq)
             assert pt.serialize(docs, instances, rows, vocab_ids, config) == expected
             assert pt.serialize(docs, instances, rows, vocab_ids, config, buffer) == expected
-        with pytest.raises(IndexError):
+        with pytest.raises(ValueError, match="out of range"):
             pt.serialize(docs, instances, [len(instances)], vocab_ids, config)
 
 
@@ -146,3 +146,93 @@ def test_the_builder_refuses_a_document_order_that_names_no_document(tokenizer):
                             max_predictions_per_seq=3, whole_word_mask=False, random_words=vocab_ids.random_words,
                             is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id,
                             mask_id=vocab_ids.mask_id)
+
+
+def _tampered(instances, **columns):
+    """A copy of `instances` with some columns replaced (a function of the original column)."""
+    arrays = dict(instances.arrays)
+    for name, change in columns.items():
+        arrays[name] = np.ascontiguousarray(change(arrays[name].copy()))
+    return pt.Instances(arrays, instances.order)
+
+
+def test_every_step_refuses_arguments_that_do_not_belong_together(tokenizer):
+    """Arguments from another corpus, config or vocab, or malformed by hand, are a ValueError before any native
+    code reads them (each of these once read or wrote out of bounds, crashed or returned garbage)."""
+    lines = [" ".join("abcd"[(d + s + k) % 4] + "x" * (k % 2) for k in range(3 + 2 * s)) for d in range(6)
+             for s in range(5)]
+    docs = pt.documents_from_lines(sum(([line] if i % 5 else ["", line] for i, line in enumerate(lines)), []),
+                                   tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    config = pt.PretrainingConfig(max_seq_length=24, max_predictions_per_seq=5, dupe_factor=2)
+    instances = pt.create_instances(docs, vocab_ids, config)
+    rows = instances.order
+    small = pt.documents_from_lines(["a b", "", "c d"], tokenizer)
+    n, n_sentences = len(docs.tokens), docs.n_sentences
+    for step in (pt.feature_arrays, pt.serialize):
+        bad_calls = {
+            "shorter max_seq_length": lambda: step(docs, instances, rows, vocab_ids,
+                                                   pt.PretrainingConfig(max_seq_length=8, max_predictions_per_seq=5)),
+            "other max_predictions_per_seq": lambda: step(docs, instances, rows, vocab_ids,
+                                                          pt.PretrainingConfig(24, max_predictions_per_seq=3)),
+            "documents of another corpus": lambda: step(small, instances, rows, vocab_ids, config),
+            "a row past the table": lambda: step(docs, instances, [len(instances)], vocab_ids, config),
+            "a negative row": lambda: step(docs, instances, [-1], vocab_ids, config),
+            "rows that are not integers": lambda: step(docs, instances, [0.5], vocab_ids, config),
+            "a short column": lambda: step(docs, _tampered(instances, a_len=lambda a: a[:-1]), rows[:1], vocab_ids,
+                                           config),
+            "a segment past the tokens": lambda: step(docs, _tampered(instances, b_start=lambda a: a + n), rows,
+                                                      vocab_ids, config),
+            "a position past the sequence": lambda: step(docs, _tampered(instances, positions=lambda a: a | 0x80),
+                                                         rows, vocab_ids, config),
+            "random words past random_ids": lambda: step(
+                docs, _tampered(instances, random_ids=lambda a: a[:0], kinds=lambda a: a | 0xAA), rows, vocab_ids,
+                config),
+        }
+        for what, call in bad_calls.items():
+            with pytest.raises(ValueError):
+                call()
+                pytest.fail(f"{step.__name__}: {what} was accepted")
+    with pytest.raises(ValueError, match="with another config"):
+        pt.feature_arrays(docs, instances, rows, vocab_ids, pt.PretrainingConfig(max_seq_length=8,
+                                                                                 max_predictions_per_seq=5))
+    with pytest.raises(ValueError, match="from other documents"):
+        pt.serialize(small, instances, rows, vocab_ids, config)
+
+    def documents(tokens=docs.tokens, sentences=docs.sentences, documents=docs.documents):
+        return pt.Documents(tokens, sentences, documents)
+
+    bad_documents = {
+        "sentences past the tokens": documents(tokens=docs.tokens[:n // 2]),
+        "a sentence offset past the tokens": documents(sentences=np.append(docs.sentences[:-1], n + 1000)),
+        "sentence offsets that fall": documents(sentences=docs.sentences[::-1].copy()),
+        "sentence offsets not from 0": documents(sentences=docs.sentences + 1),
+        "documents past the sentences": documents(documents=np.append(docs.documents[:-1], n_sentences + 5)),
+        "an empty document": documents(documents=np.insert(docs.documents, 1, 0)),
+        "no document offsets": documents(documents=np.zeros(0, np.int64)),
+        "int32 sentence offsets": documents(sentences=docs.sentences.astype(np.int32)),
+        "tokens as a list": documents(tokens=docs.tokens.tolist()),
+    }
+    for what, bad in bad_documents.items():
+        with pytest.raises(ValueError):
+            pt.create_instances(bad, vocab_ids, config)
+            pytest.fail(f"create_instances: {what} was accepted")
+    ids = vocab_ids
+    bad_vocab_ids = {
+        "is_subword not covering the tokens": pt.VocabIds(ids.cls_id, ids.sep_id, ids.mask_id, ids.random_words,
+                                                           ids.is_subword[:6]),
+        "a [MASK] id outside the vocab": pt.VocabIds(ids.cls_id, ids.sep_id, 10**6, ids.random_words,
+                                                     ids.is_subword),
+        "random words outside the vocab": pt.VocabIds(ids.cls_id, ids.sep_id, ids.mask_id, ids.random_words - 100,
+                                                      ids.is_subword),
+        "no random words": pt.VocabIds(ids.cls_id, ids.sep_id, ids.mask_id, ids.random_words[:0], ids.is_subword),
+    }
+    for what, bad in bad_vocab_ids.items():
+        with pytest.raises(ValueError):
+            pt.create_instances(docs, bad, pt.PretrainingConfig(max_seq_length=24, do_whole_word_mask=True))
+            pytest.fail(f"create_instances: {what} was accepted")
+    for vocab in ({**tokenizer.vocab, "neg": -3}, {**tokenizer.vocab, "huge": 2**40}, {**tokenizer.vocab, "s": "1"}):
+        with pytest.raises(ValueError, match="must be integers"):
+            pt.VocabIds.from_vocab(vocab)
+    # and the arguments that do belong together still work
+    assert len(pt.serialize(docs, instances, rows, vocab_ids, config)) > 0

@@ -178,3 +178,118 @@ def test_release_memory_keeps_the_tokenizer_usable(small_vocab_file):
     tok.release_memory()
     assert np.array_equal(tok.encode_batch(["unwanted running"] * 100)[0], before)
     assert tok.tokenize("unwanted") == ["un", "##want", "##ed"]
+
+
+def greedy_wordpiece(vocab, word, unk="[UNK]"):
+    """Greedy longest-match-first WordPiece of one word, spelled out as the reference does it."""
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start and (word[start:end] if start == 0 else "##" + word[start:end]) not in vocab:
+            end -= 1
+        if end == start:
+            return [unk]
+        pieces.append(word[start:end] if start == 0 else "##" + word[start:end])
+        start = end
+    return pieces
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vocabs_of_continuation_pieces_fit_the_trie(tmp_path, seed):
+    """Every '##' piece goes into the trie twice (under both roots); a vocab of long pieces sharing few prefixes
+    once overflowed its node table (heap corruption, then None for [UNK])."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    pieces = ["".join(rng.choice(letters, 12)) for _ in range(201)]
+    vocab = ["[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["##" + p for p in pieces] + pieces[:3]
+    path = tmp_path / "v.txt"
+    path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = wptk.FullTokenizer(str(path))
+    words = [pieces[0] + pieces[5] + pieces[7], pieces[9], pieces[1] + pieces[2][:5], "x" + pieces[3]]
+    expected = [t for w in words for t in greedy_wordpiece(set(vocab), w)]
+    assert tok.tokenize(" ".join(words)) == expected
+    assert tok.convert_ids_to_tokens(tok.encode(" ".join(words)).tolist()) == expected
+
+
+class Text(str):
+    """A str subclass, as a user's code may pass one."""
+
+
+def test_str_subclasses_are_text(small_vocab_file):
+    tok = wptk.FullTokenizer(small_vocab_file)
+    expected = tok.tokenize("unwanted running")
+    for text in (np.str_("unwanted running"), Text("unwanted running")):
+        assert tok.tokenize(text) == expected
+        assert tok.encode(text).tolist() == [7, 4, 5, 8, 9]
+        assert tok.encode(text, offsets=True)[1].tolist() == [[0, 2], [2, 6], [6, 8], [9, 13], [13, 16]]
+        assert tok.encode_batch([text, text])[0].tolist() == [7, 4, 5, 8, 9] * 2
+        assert tok.basic_tokenizer.tokenize(text) == ["unwanted", "running"]
+        assert tok.wordpiece_tokenizer.tokenize(text) == expected
+
+
+def test_encode_batch_refuses_one_bare_text(small_vocab_file):
+    tok = wptk.FullTokenizer(small_vocab_file)
+    for texts in ("unwanted", b"unwanted", Text("unwanted")):
+        with pytest.raises(TypeError, match="sequence of str"):
+            tok.encode_batch(texts)
+    with pytest.raises(ValueError, match="Unsupported string type"):       # as the reference's
+        tok.encode(3)
+    for call in (tok._kernel.tokenize, tok._kernel.encode):
+        with pytest.raises(TypeError, match="expected str"):
+            call(b"ab")
+
+
+@pytest.mark.parametrize("vocab", [
+    {"[UNK]": 0, "un": -1, "##want": -7, "##ed": 3},                  # negative ids
+    {"[UNK]": 2**40, "un": 10**30, "##want": 2**31, "##ed": 1},      # ids beyond int32 (and any list's size)
+    {"[UNK]": "u", "un": None, "##want": 1.5, "##ed": (), 7: 8},     # ids that are not ints, a key not a str
+    {"[UNK]": 5, "un": 5, "##want": 5, "##ed": 5},                    # one id for all
+])
+def test_wordpiece_ids_are_never_looked_at(vocab):
+    """The reference's WordpieceTokenizer only asks `piece in vocab`: any ids give its tokens."""
+    wp = wptk.WordpieceTokenizer(vocab=vocab)
+    assert wp.tokenize("unwanted unwantedx") == ["un", "##want", "##ed", "[UNK]"]
+    assert wptk.WordpieceTokenizer(vocab=vocab, unk_token="<?>").tokenize("x un") == ["<?>", "un"]
+    assert wp.vocab is vocab
+
+
+def test_repeated_vocab_lines_keep_the_last_id(tmp_path):
+    tok = wptk.FullTokenizer(write_vocab(tmp_path, b"[UNK]\nun\n##want\nun\n##ed\n"))
+    assert tok.vocab == {"[UNK]": 0, "un": 3, "##want": 2, "##ed": 4}
+    assert tok.tokenize("unwanted x") == ["un", "##want", "##ed", "[UNK]"]
+    assert tok.encode("unwanted x").tolist() == [3, 2, 4, 0]
+    assert tok.encode_batch(["x", "unwanted"])[0].tolist() == [0, 3, 2, 4]
+
+
+def test_tokenizers_pickle_and_copy_without_native_tables(small_vocab_file):
+    import copy
+    import pickle
+
+    def options(tokenizer):
+        derived = ("_kernel", "inv_vocab", "basic_tokenizer", "wordpiece_tokenizer")
+        return {k: v for k, v in vars(tokenizer).items() if k not in derived}
+
+    tok = wptk.FullTokenizer(small_vocab_file)
+    tok.inv_vocab, tok.basic_tokenizer, tok.wordpiece_tokenizer      # cached values are not carried either
+    text = "UNwanted,running lowest"
+    originals = [tok, tok.basic_tokenizer, tok.wordpiece_tokenizer, wptk.BasicTokenizer(multilingual=True),
+                 wptk.WordpieceTokenizer({"un": 0, "##want": 1}, unk_token="?", max_input_chars_per_word=5)]
+    for original in originals:
+        data = pickle.dumps(original)
+        assert b"wptk._native" not in data
+        for other in (pickle.loads(data), copy.copy(original), copy.deepcopy(original)):
+            assert type(other) is type(original) and other is not original
+            assert other.tokenize(text) == original.tokenize(text)
+            assert options(other) == options(original)
+    assert pickle.loads(pickle.dumps(tok)).encode(text, offsets=True)[1].tolist() == \
+        tok.encode(text, offsets=True)[1].tolist()
+    wp = pickle.loads(pickle.dumps(originals[-1]))
+    assert type(wp.vocab) is dict and list(wp.vocab.items()) == [("un", 0), ("##want", 1)]
+
+
+def test_pickled_full_tokenizer_is_its_vocab_tokens_and_options():
+    import pickle
+
+    path = require_shared() / "vocab" / "bert-base-uncased.vocab.txt"
+    tok = wptk.FullTokenizer(str(path))
+    assert len(pickle.dumps(tok)) < 1.5 * path.stat().st_size      # the tables it rebuilds take megabytes

@@ -100,3 +100,22 @@ def check_spans(text, tokens, spans, lower, row_id):
     covered = {i for start, end in spans for i in range(start, end)}
     missing = [i for i, c in enumerate(text) if i not in covered and not c.isspace() and normalized(c, lower)]
     assert not missing, (where, missing[:5])
+
+
+@pytest.mark.parametrize("config", ["uncased", "multi_cased", "multilingual"])
+def test_unpickled_and_copied_tokenizers_tokenize_the_golden_texts_alike(golden, config):
+    import copy
+    import pickle
+
+    if config == "multilingual":
+        tok = wptk.FullTokenizer(str(require_shared() / "vocab" / CONFIGS["multi_cased"][0]), multilingual=True)
+    else:
+        tok = tokenizer(config)
+    texts = [row["text"] for row in golden]
+    expected = tok.encode_batch(texts, offsets=True)
+    for other in (pickle.loads(pickle.dumps(tok)), copy.deepcopy(tok), copy.copy(tok)):
+        assert [other.tokenize(t) for t in texts] == [tok.tokenize(t) for t in texts]
+        for got, want in zip(other.encode_batch(texts, offsets=True), expected):
+            assert np.array_equal(got, want)
+        basic = pickle.loads(pickle.dumps(tok.basic_tokenizer))
+        assert [basic.tokenize(t) for t in texts] == [tok.basic_tokenizer.tokenize(t) for t in texts]

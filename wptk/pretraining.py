@@ -13,6 +13,7 @@ create_pretraining_data.py writes, in the same order.
 import dataclasses
 import glob
 import itertools
+import numbers
 import operator
 import os
 import time
@@ -187,6 +188,8 @@ class VocabIds:
     @classmethod
     def from_vocab(cls, vocab, vocab_file="vocab"):
         require_tokens(vocab, [CLS, SEP, MASK, UNK], vocab_file)
+        if not all(isinstance(i, numbers.Integral) and 0 <= i < 2**31 for i in vocab.values()):
+            raise ValueError(f"the ids of {vocab_file} must be integers from 0 to 2**31 - 1")
         ids = np.fromiter(vocab.values(), np.int32, len(vocab))
         is_subword = np.zeros(int(ids.max()) + 1, dtype=np.uint8)
         is_subword[ids] = np.fromiter(map(str.startswith, vocab, itertools.repeat("##")), bool, len(vocab))
@@ -220,10 +223,42 @@ class Instances:
         return int(self.arrays["n_truncated"])
 
 
+def _check_documents(docs):
+    """ValueError unless the arrays of `docs` have the documented types (the builder checks the offsets)."""
+    for name, dtypes in (("tokens", (np.uint16, np.int32)), ("sentences", (np.int64,)),
+                         ("documents", (np.int64,))):
+        array = getattr(docs, name)
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype not in dtypes:
+            raise ValueError(f"Documents.{name} must be a 1-D numpy array of {' or '.join(np.dtype(d).name for d in dtypes)}, "
+                             f"got {getattr(array, 'dtype', type(array).__name__)} of shape "
+                             f"{getattr(array, 'shape', '?')}")
+
+
+def _check_vocab_ids(vocab_ids, docs):
+    """ValueError unless `vocab_ids` describes every id the documents hold: the '##' flags cover them, and the
+    special ids and random words are ids of the vocab."""
+    random_words, is_subword = vocab_ids.random_words, vocab_ids.is_subword
+    for name, array, dtype in (("random_words", random_words, np.int32), ("is_subword", is_subword, np.uint8)):
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype != dtype or not len(array):
+            raise ValueError(f"VocabIds.{name} must be a non-empty 1-D numpy array of {np.dtype(dtype)}")
+    n_ids = len(is_subword)
+    specials = (vocab_ids.cls_id, vocab_ids.sep_id, vocab_ids.mask_id)
+    if not all(isinstance(i, numbers.Integral) and 0 <= i < n_ids for i in specials):
+        raise ValueError(f"VocabIds: [CLS], [SEP] and [MASK] ids {specials} must be ids of the vocab (0 to "
+                         f"{n_ids - 1})")
+    if random_words.min() < 0 or random_words.max() >= n_ids:
+        raise ValueError(f"VocabIds.random_words must be ids of the vocab (0 to {n_ids - 1})")
+    if len(docs.tokens) and (int(docs.tokens.max()) >= n_ids or int(docs.tokens.min()) < 0):
+        raise ValueError(f"the documents hold token ids outside the vocab (VocabIds.is_subword covers {n_ids} "
+                         "ids): they were made with another vocab")
+
+
 def create_instances(docs, vocab_ids, config, rng=None, progress=None):
     """The reference's create_training_instances after reading: shuffle documents, `dupe_factor` passes of
     next-sentence pairs with masking, shuffle instances, all from one stream (default: random_seed)."""
     config.validate()
+    _check_documents(docs)
+    _check_vocab_ids(vocab_ids, docs)
     rng = CompatRandom(config.random_seed) if rng is None else rng
     order = np.arange(docs.n_documents, dtype=np.int64)
     if len(order):
@@ -248,18 +283,30 @@ def create_instances(docs, vocab_ids, config, rng=None, progress=None):
     return Instances(arrays, shuffled)
 
 
+def _rows(rows):
+    """`rows` as a C-contiguous int64 array (ValueError for anything but integers)."""
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or rows.size and rows.dtype.kind not in "iu":
+        raise ValueError(f"rows must be a 1-D sequence of instance numbers, got {rows.dtype} of shape {rows.shape}")
+    return np.ascontiguousarray(rows, dtype=np.int64)
+
+
 def feature_arrays(docs, instances, rows, vocab_ids, config):
     """input_ids, lengths, segment-A lengths, masked positions, masked ids (labels), counts and next-sentence
-    labels of the instances at `rows` (row numbers of `instances.arrays`)."""
-    return materialize(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
+    labels of the instances at `rows` (row numbers of `instances.arrays`). The kernel checks that these
+    instances belong to `docs` and `config` (ValueError)."""
+    config.validate()
+    return materialize(docs.tokens, instances.arrays, _rows(rows),
                        config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id,
                        vocab_ids.mask_id)
 
 
 def serialize(docs, instances, rows, vocab_ids, config, buffer=None):
     """TFRecord-framed tf.train.Example bytes of the instances at `rows`, in that order. Given a bytearray
-    `buffer`, writes into it (growing it) and returns a memoryview that is valid until its next use."""
-    return encode_records(docs.tokens, instances.arrays, np.ascontiguousarray(rows, dtype=np.int64),
+    `buffer`, writes into it (growing it) and returns a memoryview that is valid until its next use. Checked as
+    feature_arrays is."""
+    config.validate()
+    return encode_records(docs.tokens, instances.arrays, _rows(rows),
                           config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id,
                           vocab_ids.mask_id, buffer)
 

@@ -430,6 +430,22 @@ cdef bint has_either(Tokens t, int64_t n, int32_t a, int32_t b) noexcept nogil:
     return found
 
 
+cdef int check_offsets(const int64_t[::1] offsets, int64_t n_items, what, items, bint nonempty) except -1:
+    """ValueError unless `offsets` splits n_items items into its parts in order: it starts at 0, never goes
+    down (never stays put when every part must be `nonempty`) and ends inside the items."""
+    cdef Py_ssize_t i, n = offsets.shape[0]
+    cdef bint ok = n >= 1 and offsets[0] == 0 and offsets[n - 1] <= n_items
+    with nogil:
+        for i in range(1, n):
+            if offsets[i] < offsets[i - 1] + nonempty:
+                ok = False
+                break
+    if not ok:
+        raise ValueError(f"{what} offsets must start at 0, {'rise' if nonempty else 'never fall'} and end within "
+                         f"the {n_items} {items}")
+    return 0
+
+
 cdef class InstanceBuilder:
     """Accumulates instances document by document, drawing from `rng` as the reference does.
 
@@ -457,6 +473,8 @@ cdef class InstanceBuilder:
         if (P < 0 or random_words.shape[0] == 0 or is_subword.shape[0] == 0
                 or doc_order.shape[0] != documents.shape[0] - 1):
             raise ValueError("invalid instance parameters")
+        check_offsets(sentences, tokens.shape[0], "sentence", "tokens", False)
+        check_offsets(documents, sentences.shape[0] - 1, "document", "sentences", True)
         self._keep = (tokens, sentences, random_words, is_subword)    # the memory the pointers below point to
         self.rng = rng
         self.p = Params(L, L - 3, P, short_seq_prob, masked_lm_prob, whole_word_mask, cls_id, sep_id, mask_id,
@@ -581,8 +599,12 @@ cdef Columns columns_of(dict inst, int P) except *:
     c.random_ids = <const int32_t*>_first(inst["random_ids"], np.int32, 1)
     c.n = len(inst["a_start"])
     c.P = P
+    for name in ("a_len", "b_start", "b_len", "random_next", "random_at"):
+        if len(inst[name]) != c.n:
+            raise ValueError(f"instance table column {name} has {len(inst[name])} rows, a_start {c.n}")
     if inst["positions"].shape != (c.n, P) or inst["kinds"].shape != (c.n, kinds_width(P)):
-        raise ValueError(f"instance table has {inst['positions'].shape[1]} predictions per instance, not {P}")
+        raise ValueError(f"instance table has {inst['positions'].shape[1:]} predictions per instance, not "
+                         f"max_predictions_per_seq={P}: it was built with another config")
     return c
 
 
@@ -683,20 +705,80 @@ cdef void gather(const Columns* c, const int64_t* rows, int64_t n, LocalTable* g
         __builtin_prefetch(<const char*>t.data + b_start[j] * (2 if t.narrow else 4))
 
 
-cdef int check_rows(const Columns* c, const int64_t[::1] rows) except -1:
-    cdef Py_ssize_t i
-    for i in range(rows.shape[0]):
-        if not 0 <= rows[i] < c.n:
-            raise IndexError(f"instance row {rows[i]} out of range (the table has {c.n})")
+cdef enum:
+    ROW_OK, ROW_MISSING, ROW_PAST_TOKENS, ROW_TOO_LONG, ROW_BAD_POSITION, ROW_PAST_RANDOM_IDS
+
+
+cdef int row_problem(const Columns* c, int64_t r, int64_t n_tokens, int64_t n_random_ids,
+                     int max_seq_length) noexcept nogil:
+    """What is wrong with instance r for these tokens and max_seq_length (ROW_OK: nothing): every token range,
+    masked position and random word fill_row reads or writes lies inside its array."""
+    cdef int64_t a_len, b_len, n, k, pos, n_random = 0
+    cdef const uint8_t* kinds
+    if not 0 <= r < c.n:
+        return ROW_MISSING
+    a_len = small_at(c.a_len, r, c.narrow)
+    b_len = small_at(c.b_len, r, c.narrow)
+    if c.a_start[r] + a_len > n_tokens or c.b_start[r] + b_len > n_tokens:
+        return ROW_PAST_TOKENS
+    n = 3 + a_len + b_len
+    if n > max_seq_length:
+        return ROW_TOO_LONG
+    kinds = c.kinds + r * kinds_width(c.P)
+    for k in range(c.P):
+        pos = small_at(c.positions, r * c.P + k, c.narrow)
+        if pos == 0:
+            break
+        if pos >= n:
+            return ROW_BAD_POSITION
+        n_random += ((kinds[k >> 2] >> (2 * (k & 3))) & 3) == RANDOM_WORD
+    if c.random_at[r] + n_random > n_random_ids:
+        return ROW_PAST_RANDOM_IDS
+    return ROW_OK
+
+
+cdef int check_rows(const Columns* c, const int64_t[::1] rows, tokens, int64_t n_random_ids,
+                    int max_seq_length) except -1:
+    """ValueError unless the instances at `rows` belong to these tokens (documents) and this config."""
+    cdef Py_ssize_t i, bad = -1
+    cdef int64_t n_tokens = len(tokens)
+    cdef int problem = ROW_OK
+    with nogil:
+        for i in range(rows.shape[0]):
+            problem = row_problem(c, rows[i], n_tokens, n_random_ids, max_seq_length)
+            if problem != ROW_OK:
+                bad = i
+                break
+    if problem == ROW_OK:
+        return 0
+    r = rows[bad]
+    if problem == ROW_MISSING:
+        raise ValueError(f"instance row {r} out of range (the table has {c.n})")
+    if problem == ROW_PAST_TOKENS:
+        raise ValueError(f"instance {r} reads tokens past the end of the documents ({n_tokens} tokens): "
+                         "these instances were built from other documents")
+    if problem == ROW_TOO_LONG:
+        raise ValueError(f"instance {r} is longer than max_seq_length={max_seq_length}: these instances were "
+                         "built with another config")
+    if problem == ROW_BAD_POSITION:
+        raise ValueError(f"instance {r} has a masked position outside its sequence")
+    raise ValueError(f"instance {r} uses random words past the end of random_ids")
+
+
+cdef int check_sizes(int max_seq_length, int max_predictions_per_seq) except -1:
+    if max_seq_length < 5 or max_seq_length > 65535 or max_predictions_per_seq < 0:
+        raise ValueError(f"max_seq_length={max_seq_length} must be in [5, 65535] and max_predictions_per_seq="
+                         f"{max_predictions_per_seq} non-negative")
     return 0
 
 
 def materialize(tokens, dict inst, const int64_t[::1] rows, int max_seq_length,
                 int max_predictions_per_seq, int cls_id, int sep_id, int mask_id):
     """The feature arrays of the given instances (rows), as records.frame_examples takes them."""
+    check_sizes(max_seq_length, max_predictions_per_seq)
     cdef Columns c = columns_of(inst, max_predictions_per_seq)
-    check_rows(&c, rows)
     cdef Tokens t = tokens_of(tokens)
+    check_rows(&c, rows, tokens, len(inst["random_ids"]), max_seq_length)
     cdef int64_t n = rows.shape[0], i
     cdef int P = max_predictions_per_seq, seg, cnt
     input_ids = np.zeros((n, max_seq_length), dtype=np.int32)
@@ -748,9 +830,10 @@ def encode_records(tokens, dict inst, const int64_t[::1] rows, int max_seq_lengt
     """The given instances (rows) as TFRecord-framed tf.train.Example bytes, the same bytes as
     frame_examples(*materialize(...)). Into `out` (grown when too small), returning a memoryview of the written
     bytes; without `out`, as a new bytes object of exactly their size (the rows are then read twice)."""
+    check_sizes(max_seq_length, max_predictions_per_seq)
     cdef Columns c = columns_of(inst, max_predictions_per_seq)
-    check_rows(&c, rows)
     cdef Tokens t = tokens_of(tokens)
+    check_rows(&c, rows, tokens, len(inst["random_ids"]), max_seq_length)
     cdef size_t L = max_seq_length, P = max_predictions_per_seq, total = 0
     cdef int32_t* scratch = <int32_t*>malloc((L + 2 * P + 2) * sizeof(int32_t))
     cdef LocalTable g

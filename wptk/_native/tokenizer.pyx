@@ -430,13 +430,17 @@ cdef inline int32_t trie_child(const TrieView* t, int32_t node, uint32_t cp) noe
 
 
 cdef class Trie:
-    """Greedy longest-match lookup of WordPiece vocab entries; two roots: word starts and '##' continuations."""
+    """Greedy longest-match lookup of WordPiece vocab entries; two roots: word starts and '##' continuations.
+
+    Every table grows as entries go in (a '##' token goes in twice: whole under the word-start root, without its
+    '##' under the continuation root), so no vocab can outgrow it."""
     cdef TrieView view
     cdef int32_t n_nodes
-    cdef object _values_array
+    cdef int32_t node_cap
+    cdef readonly int64_t n_values      # 1 + the largest value inserted (0 when none)
 
     def __cinit__(self, entries):
-        """`entries`: iterable of (token, id)."""
+        """`entries`: iterable of (token, id), token a str, id a non-negative int32."""
         entries = list(entries)
         cdef Py_ssize_t n_chars = 2
         for token, _ in entries:
@@ -445,19 +449,36 @@ cdef class Trie:
         while size < <uint64_t>n_chars:     # vocabs share prefixes: about a third as many edges as characters
             size *= 2
         self._allocate(size)
-        values = np.full(n_chars + 2, -1, dtype=np.int32)
-        self._values_array = values
-        cdef int32_t[::1] vals = values
-        self.view.values = &vals[0]
         self.view.start_root = 0
         self.view.cont_root = 1
         self.n_nodes = 2
+        self._reserve_nodes(n_chars)
         for token, tid in entries:
+            if tid < 0:
+                raise ValueError(f"trie values must be non-negative, got {tid} for {token!r}")
             self._insert(self.view.start_root, token, 0, tid)
             if PyUnicode_GET_LENGTH(token) >= 2 and token[0] == "#" and token[1] == "#":
                 self._insert(self.view.cont_root, token, 2, tid)
+            if tid >= self.n_values:
+                self.n_values = tid + 1
+
+    cdef int _reserve_nodes(self, Py_ssize_t need) except -1:
+        """Room in `values` for `need` nodes (new ones are not entries: -1)."""
+        cdef Py_ssize_t cap = self.node_cap if self.node_cap else 16
+        if need <= self.node_cap:
+            return 0
+        if need > 0x7FFFFFFF:
+            raise MemoryError("the vocabulary is too large for a trie")
+        while cap < need:
+            cap = min(2 * cap, 0x7FFFFFFF)
+        if grow(<void**>&self.view.values, cap * sizeof(int32_t)) < 0:
+            raise MemoryError()
+        memset(self.view.values + self.node_cap, 0xFF, (cap - self.node_cap) * sizeof(int32_t))
+        self.node_cap = <int32_t>cap
+        return 0
 
     cdef int _insert(self, int32_t node, str token, Py_ssize_t begin, int32_t tid) except -1:
+        PyUnicode_READY(token)
         cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(token)
         cdef int kind = PyUnicode_KIND(token)
         cdef void* data = PyUnicode_DATA(token)
@@ -469,6 +490,8 @@ cdef class Trie:
             cp = PyUnicode_READ(kind, data, i)
             child = trie_child(&self.view, node, cp)
             if child == NO_NODE:
+                if self.n_nodes == self.node_cap:
+                    self._reserve_nodes(<Py_ssize_t>self.n_nodes + 1)
                 child = self.n_nodes
                 self.n_nodes += 1
                 self._add_edge(node, cp, child)
@@ -507,6 +530,7 @@ cdef class Trie:
 
     def __dealloc__(self):
         free(self.view.edges)
+        free(self.view.values)
 
 
 cdef _raise(int error):
@@ -539,14 +563,26 @@ cdef class Kernel:
     cdef int32_t unk_id
     cdef Py_ssize_t max_chars
     cdef list id_strings
+    cdef object id_map
     cdef object unk_token
     cdef object _keep
     cdef Scratch** idle            # idle scratch spaces (word buffers + warm cache), taken one per call
     cdef int n_idle
 
     def __cinit__(self, flags, map_off, pool, ccc, *, bint clean, bint cjk, bint lower, bint strip_accents,
-                  bint punct, Trie trie=None, id_strings=None, int unk_id=-1, unk_token="[UNK]",
-                  Py_ssize_t max_chars=200, bint multilingual=False, Trie thai=None, soft_kept=()):
+                  bint punct, Trie trie=None, list id_strings=None, id_map=None, int unk_id=-1,
+                  unk_token="[UNK]", Py_ssize_t max_chars=200, bint multilingual=False, Trie thai=None,
+                  soft_kept=()):
+        """`trie` values index `id_strings` (the token strings tokenize() returns) and `id_map` (the ids encode()
+        returns, int32; None: the index itself); `unk_id` is [UNK]'s index, or -1."""
+        if len(flags) < 0x110000 or len(ccc) < 0x110000:
+            raise ValueError("the character tables must cover every code point")
+        if trie is not None:
+            n = len(id_strings) if id_strings is not None else -1
+            if trie.n_values > n or not -1 <= unk_id < n or id_map is not None and len(id_map) != n:
+                raise ValueError("the trie's values, unk_id and id_map must index id_strings")
+        if id_map is not None:
+            id_map = np.ascontiguousarray(id_map, dtype=np.int32)
         cdef const uint16_t[::1] f = flags
         cdef const int32_t[::1] m = map_off
         cdef const uint32_t[::1] p = pool
@@ -569,6 +605,7 @@ cdef class Kernel:
         for i, cp in enumerate(soft_kept):
             self.soft_kept[i] = cp
         self.id_strings = id_strings
+        self.id_map = id_map
         self.unk_id = unk_id
         self.unk_token = unk_token
         self.max_chars = max_chars
@@ -1013,13 +1050,18 @@ cdef class Kernel:
 
     # -- Python entry points --------------------------------------------------------------------------------
 
-    cdef int _run_one(self, str text, Scratch* s, Out* out, list words) except -1:
+    cdef int _run_one(self, object text, Scratch* s, Out* out, list words) except -1:
+        """Tokenizes one str (a subclass too, such as numpy.str_: the same storage) into out or words."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        if words is None and self.trie is None:
+            raise ValueError("this tokenizer has no vocabulary (no WordPiece)")
         PyUnicode_READY(text)
         if self.run(PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), s, out, words) < 0:
             _raise(out.error)
         return 0
 
-    def basic_tokenize(self, str text):
+    def basic_tokenize(self, text):
         """The words BasicTokenizer returns (no WordPiece)."""
         cdef list words = []
         cdef Out out
@@ -1031,7 +1073,7 @@ cdef class Kernel:
             self.release(s)
         return words
 
-    def tokenize(self, str text):
+    def tokenize(self, text):
         """WordPiece tokens as shared Python strings (one object per vocab entry)."""
         cdef Py_ssize_t i
         cdef list result
@@ -1049,13 +1091,20 @@ cdef class Kernel:
         finally:
             self.release(s)
 
-    def encode(self, str text, bint offsets=False):
+    def encode(self, text, bint offsets=False):
         """Ids (int32 array) of one text, and with `offsets` an int64 [n, 2] array of character spans."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
         ids, _, offs = self.encode_batch([text], offsets)
         return (ids, offs) if offsets else ids
 
     def encode_batch(self, texts, bint offsets=False):
         """(ids, row_splits, offsets-or-None) for a sequence of str; the GIL is released while tokenizing."""
+        if isinstance(texts, (str, bytes, bytearray)):
+            raise TypeError(f"encode_batch expects a sequence of str, got one {type(texts).__name__}: "
+                            "pass [text], or use encode()")
+        if self.trie is None:
+            raise ValueError("this tokenizer has no vocabulary (no WordPiece)")
         cdef list items = list(texts)      # our own list: the strings stay alive and in place without the GIL
         cdef PyObject* lst = <PyObject*>items
         cdef PyObject* text
@@ -1088,6 +1137,8 @@ cdef class Kernel:
             ids = np.empty(out.n, dtype=np.int32)
             if out.n:
                 ids[:] = <int32_t[:out.n]>out.ids
+            if self.id_map is not None:
+                ids = self.id_map[ids]
             offs = None
             if offsets:
                 offs = np.empty((out.n, 2), dtype=np.int64)

@@ -140,6 +140,8 @@ cdef class PieceTrie:
 
     def add_substring(self, Words words, Py_ssize_t word, Py_ssize_t start, Py_ssize_t end):
         """Adds words[word][start:end] (a continuation piece when start > 0) and returns its id."""
+        if not (0 <= word < words.n_words and 0 <= start <= end <= words.off[word + 1] - words.off[word]):
+            raise IndexError("no such substring")
         cdef const uint32_t* cp = words.cp + words.off[word]
         cdef int32_t node = 1 if start > 0 else 0
         cdef Py_ssize_t j
