@@ -188,9 +188,11 @@ class VocabIds:
     @classmethod
     def from_vocab(cls, vocab, vocab_file="vocab"):
         require_tokens(vocab, [CLS, SEP, MASK, UNK], vocab_file)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < 2**31 for i in vocab.values()):
+        values = list(vocab.values())
+        if not (all(type(i) is int for i in values) or all(isinstance(i, numbers.Integral) for i in values)) \
+                or values and not 0 <= min(values) <= max(values) < 2**31:
             raise ValueError(f"the ids of {vocab_file} must be integers from 0 to 2**31 - 1")
-        ids = np.fromiter(vocab.values(), np.int32, len(vocab))
+        ids = np.fromiter(values, np.int32, len(values))
         is_subword = np.zeros(int(ids.max()) + 1, dtype=np.uint8)
         is_subword[ids] = np.fromiter(map(str.startswith, vocab, itertools.repeat("##")), bool, len(vocab))
         return cls(vocab[CLS], vocab[SEP], vocab[MASK], ids, is_subword)
