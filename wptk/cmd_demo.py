@@ -99,7 +99,8 @@ def run(args):
     files = summary["output_files"]
     print(f"  TFRecords: {os.path.join(output_dir, files[0])} .. {files[-1]} ({len(files)} buckets), "
           f"counts and flags in {os.path.join(output_dir, 'summary.json')}")
-    print("  read them with tf.data.TFRecordDataset(files) and run_pretraining.py's feature spec")
+    print(f"  look at them: wptk inspect {output_dir} --vocab {vocab}; read them with tf.data.TFRecordDataset(files) "
+          "and run_pretraining.py's feature spec")
     print("next: python -m pipelines.create_pretraining_data --help   (your corpus, on any Beam runner)")
     return 0
 
