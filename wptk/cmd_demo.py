@@ -26,7 +26,8 @@ def sample_path(name):
 def add_arguments(p):
     p.add_argument("--output_dir", default=DEFAULT_OUTPUT,
                    help=f"where the TFRecords go (default ./{DEFAULT_OUTPUT})")
-    p.add_argument("--num_buckets", type=int, default=4, help="buckets = output files (default 4)")
+    p.add_argument("--num_buckets", type=int, default=3,
+                   help="buckets = output files (default 3: the sample's 12 documents fill each)")
     p.add_argument("--lines", type=int, default=1, help="how many tokenized sample lines to show (default 1)")
 
 
