@@ -508,3 +508,12 @@ def test_bad_input_is_one_line_and_leaves_no_file(capsys, tmp_path, args, messag
     assert code == 1, err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not [p.name for p in tmp_path.rglob("*v.txt*")]
+
+
+def test_words_holding_hashes_never_give_a_line_twice():
+    """Raw counts (the library API takes any words) may hold '#': a learned word-start piece "##b" would be the
+    same vocab line as the continuation piece "##b". The fuzzer found such duplicates."""
+    from wptk.vocab_learner import WordPieceLearner
+    counts = {"##b": 40, "a##b": 30, "##by": 25, "b": 20, "xb": 10, "##bb": 12, "y##b": 9}
+    vocab = WordPieceLearner(40, reserved_unused=2).learn(counts)
+    assert len(vocab.tokens) == 40 and len(set(vocab.tokens)) == 40

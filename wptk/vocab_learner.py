@@ -210,18 +210,27 @@ class WordPieceLearner:
         from wptk._native.wordpiece_learner import Grower
 
         grower = Grower(words, trie)
+        known = set(strings)
         while len(strings) < target:
             count, word, start, end, first = grower.candidates()
             if not len(count):
                 break                                      # every word is a single piece already
             k = min(target - len(strings), max(1, int(self.grow_step * len(strings))), len(count))
             chosen = _most_frequent(k, count, word, start, end, words)
+            # A word-start piece that begins with "##" (words of the raw counts API may hold '#') is written as
+            # the line of the continuation piece of its rest: the vocab file cannot hold both. Never add it twice.
+            texts = [CONT + words.substring(word[i], start[i], end[i]) if start[i] > 0 else
+                     words.substring(word[i], start[i], end[i]) for i in chosen.tolist()]
+            fresh = [n for n, text in enumerate(texts) if text not in known and texts.index(text) == n]
+            if not fresh:
+                break                                      # every candidate left would repeat a line
+            chosen = chosen[fresh]
             first_new_id = len(strings)
-            for i in chosen.tolist():
+            for n, i in zip(fresh, chosen.tolist()):
                 token_id = trie.add_substring(words, word[i], start[i], end[i])
                 assert token_id == len(strings), "a pair was a token already"
-                piece = words.substring(word[i], start[i], end[i])
-                strings.append(CONT + piece if start[i] > 0 else piece)
+                strings.append(texts[n])
+                known.add(texts[n])
             grower.update(first[chosen], first_new_id)
             self._report("grow", len(strings), target)
 

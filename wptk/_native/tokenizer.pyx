@@ -928,22 +928,20 @@ cdef class Kernel:
         return j == w.n or not (self.flags[w.cp[j]] & F_CASED)
 
     cdef void canonical_reorder(self, Chars* c) noexcept nogil:
-        """Stable sort of each run of non-starters by combining class (NFD's canonical ordering)."""
+        """Stable sort of each run of non-starters by combining class (NFD's canonical ordering). Only the code
+        points move: c.pos stays in text order, so every span covers a stretch of the text (a piece that ends
+        inside a reordered run covers the run's characters in text order, not the ones it took)."""
         cdef Py_ssize_t i, j
         cdef uint32_t cp
-        cdef int64_t pos
         for i in range(1, c.n):
             cp = c.cp[i]
             if self.ccc[cp] == 0:
                 continue
-            pos = c.pos[i]
             j = i
             while j > 0 and self.ccc[c.cp[j - 1]] > self.ccc[cp]:
                 c.cp[j] = c.cp[j - 1]
-                c.pos[j] = c.pos[j - 1]
                 j -= 1
             c.cp[j] = cp
-            c.pos[j] = pos
 
     cdef int piece(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
         """Emits norm[a:b] as one basic token (into `words`) or as WordPiece pieces (into s.toks)."""
