@@ -11,6 +11,7 @@ masked_lm_ids, masked_lm_weights, next_sentence_labels: what run_pretraining.py 
 (wptk._native.examples) from the TFRecord frames (wptk._native.records.split_frames, CRCs checked).
 """
 import collections
+import contextlib
 import glob
 import gzip
 import os
@@ -56,6 +57,14 @@ def read_batches(paths):
         yield from _file_batches(path)
 
 
+def record_shape(path):
+    """(max_seq_length, max_predictions_per_seq) of a file of pretraining records, read from its first records
+    alone; None for a file without records. Errors as read_batches."""
+    with contextlib.closing(_file_batches(path, 1 << 16)) as batches:
+        batch = next(batches, None)
+    return None if batch is None else (batch["input_ids"].shape[1], batch["masked_lm_positions"].shape[1])
+
+
 def _schema(payload, where):
     """(names, kinds, widths) of the features of the first record; WptkError if it is not pretraining data."""
     try:
@@ -69,7 +78,7 @@ def _schema(payload, where):
     return FEATURES, [found[n][0] for n in FEATURES], [found[n][1] for n in FEATURES]
 
 
-def _file_batches(path):
+def _file_batches(path, chunk_bytes=CHUNK_BYTES):
     opener = gzip.open if is_gzip_file(path) else open
     schema = None
     record = 0
@@ -77,7 +86,7 @@ def _file_batches(path):
     try:
         with opener(path, "rb") as f:
             while True:
-                chunk = f.read(CHUNK_BYTES)
+                chunk = f.read(chunk_bytes)
                 data = rest + chunk if rest else chunk
                 if not data:
                     return
