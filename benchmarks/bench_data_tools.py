@@ -40,21 +40,9 @@ def pinned(core):
     return (lambda: os.sched_setaffinity(0, {core})) if hasattr(os, "sched_setaffinity") else None
 
 
-def run(cmd, core, **kwargs):
-    """(seconds, peak RSS bytes, stdout, stderr) of a child pinned to `core`; exits on failure."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pinned(core),
-                            cwd=REPO_ROOT, **kwargs)
-    out, err = proc.communicate()
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
-    return seconds, (usage.ru_maxrss * 1024 if usage else None), out, err
-
-
 def run_measured(cmd, core):
-    """As `run`, with the child's own peak RSS (reaped with os.wait4, not subprocess)."""
+    """(seconds, peak RSS bytes, stdout, stderr) of a child pinned to `core`, its peak from os.wait4 (the child's
+    own: this parent is small, and Linux carries a forking parent's peak across exec); exits on failure."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=pinned(core),
                             cwd=REPO_ROOT)
