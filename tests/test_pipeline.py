@@ -27,9 +27,16 @@ from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 from oracle import REPO_ROOT  # noqa: E402
 from test_cli_tokenize import limit_file_size  # noqa: E402
 from tf_reading import read_pretraining_records  # noqa: E402
-from pipelines import create_pretraining_data as cpd  # noqa: E402
+from wptk import reader  # noqa: E402
+from wptk.buckets import (bucket_lines, bucket_of, bucket_seed, document_digest, pack_documents,  # noqa: E402
+                          unpack_documents)
+from wptk.sentences import split_sentences  # noqa: E402
+from wptk import pretraining as pt  # noqa: E402
+from wptk.beam import create_pretraining_data as cpd  # noqa: E402
+from wptk.beam import pretraining as transforms  # noqa: E402
+from wptk.beam import workers  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
-from wptk.textio import Utf8Decoder  # noqa: E402
+from wptk.reader import Utf8Decoder  # noqa: E402
 
 SAMPLE = REPO_ROOT / "wptk" / "data" / "sample.txt"
 VOCAB = REPO_ROOT / "wptk" / "data" / "sample_vocab.txt"
@@ -121,6 +128,12 @@ def unsplit_documents(data):
     return docs
 
 
+def read_documents(f, start, stop, claim, decoder, path="", max_document_bytes=None):
+    """(key, decoded lines) of the documents the byte range [start, stop) of `f` owns."""
+    for key, raw in reader.range_documents(f, start, stop, claim, path, max_document_bytes):
+        yield key, reader.document_lines(raw, decoder, path, key)
+
+
 def split_documents(data, points):
     """The documents the ranges between `points` read, in range order; checks claims as a tracker would."""
     bounds = [0] + sorted(set(points) - {0, len(data)}) + [len(data)]
@@ -134,7 +147,7 @@ def split_documents(data, points):
             last.append(key)
             return key < stop
 
-        found.extend(lines for _, lines in cpd.read_documents(io.BytesIO(data), start, stop, claim, Utf8Decoder()))
+        found.extend(lines for _, lines in read_documents(io.BytesIO(data), start, stop, claim, Utf8Decoder()))
     return found
 
 
@@ -181,7 +194,7 @@ def test_random_files_and_split_sets():
 
 
 def test_large_lines_are_read_across_chunks(monkeypatch):
-    monkeypatch.setattr(cpd, "READ_CHUNK", 7)
+    monkeypatch.setattr(reader, "READ_CHUNK", 7)
     data = ("\u00e9" * 40 + "\n" + "x" * 33 + "\n\n" + "y\r\n" * 5 + "\n\n\nz").encode("utf-8")
     expected = unsplit_documents(data)
     for point in range(len(data) + 1):
@@ -226,11 +239,11 @@ def test_blank_lines_are_what_str_strip_leaves_empty():
 def test_document_size_limit():
     data = b"a\n" * 100 + b"\n" + b"b\n"
     with pytest.raises(WptkError, match="larger than --max_document_mb"):
-        list(cpd.read_documents(io.BytesIO(data), 0, len(data), lambda k: True, Utf8Decoder(), "f.txt", 150))
+        list(read_documents(io.BytesIO(data), 0, len(data), lambda k: True, Utf8Decoder(), "f.txt", 150))
     line = b"x" * 5000
     with pytest.raises(WptkError, match="f.txt: the document at byte 0 is larger"):
-        list(cpd.read_documents(io.BytesIO(line), 0, len(line), lambda k: True, Utf8Decoder(), "f.txt", 1000))
-    assert len(list(cpd.read_documents(io.BytesIO(data), 0, len(data), lambda k: True, Utf8Decoder(), "f",
+        list(read_documents(io.BytesIO(line), 0, len(line), lambda k: True, Utf8Decoder(), "f.txt", 1000))
+    assert len(list(read_documents(io.BytesIO(data), 0, len(data), lambda k: True, Utf8Decoder(), "f",
                                        300))) == 2
 
 
@@ -255,7 +268,7 @@ def test_document_size_limit():
     ("  spaced.   Out.  ", ["spaced.", "Out."]),
 ])
 def test_split_sentences(paragraph, sentences):
-    assert cpd.split_sentences(paragraph) == sentences
+    assert split_sentences(paragraph) == sentences
 
 
 def test_split_sentences_flag(tmp_path):
@@ -280,21 +293,21 @@ def documented_bucket_seed(seed, bucket):
 
 
 def test_hash_and_seed_derivation_are_the_documented_ones():
-    assert cpd.document_digest(7, b"a\nb") == digest_of(7, ["a", "b"])
+    assert document_digest(7, b"a\nb") == digest_of(7, ["a", "b"])
     for n, text in enumerate(["a", "Hello.", "x\ny", "\u00e9\u6771"]):
         digest = digest_of(n, [text])
         for buckets in (7, 10, 16):
-            assert cpd.bucket_of(digest, buckets) == int.from_bytes(digest[:8], "big") % buckets, (text, buckets)
-    assert [cpd.bucket_seed(12345, k) for k in range(3)] == [documented_bucket_seed(12345, k) for k in range(3)]
+            assert bucket_of(digest, buckets) == int.from_bytes(digest[:8], "big") % buckets, (text, buckets)
+    assert [bucket_seed(12345, k) for k in range(3)] == [documented_bucket_seed(12345, k) for k in range(3)]
     # pinned: changing the derivation changes every output file, so it must be deliberate
-    assert cpd.bucket_seed(12345, 0) == 3293689750638862160
+    assert bucket_seed(12345, 0) == 3293689750638862160
     assert digest_of(12345, ["Hello."]).hex()[:16] == "064ccd2f7d5ba185"
 
 
 def test_batches_round_trip():
     items = [(bytes(range(16)), "x\ny".encode()), (b"\xff" * 16, b""), (b"\x00" * 16, "\u00e9".encode())]
-    assert cpd.unpack_documents(cpd.pack_documents(items)) == items
-    assert list(cpd.bucket_lines(items)) == ["\u00e9", "", "x", "y", "", "", ""]   # by digest, then text
+    assert unpack_documents(pack_documents(items)) == items
+    assert list(bucket_lines(items)) == ["\u00e9", "", "x", "y", "", "", ""]   # by digest, then text
 
 
 # ------------------------------------------------------------------------------------------------- the job
@@ -308,7 +321,7 @@ def test_output_files_summary_and_metrics(base, docs):
     on_disk = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
     c, m = on_disk["counts"], on_disk["metrics"]
     assert c == summary["counts"] and m == summary["metrics"]
-    assert all(m[name] == c[name] for name in cpd.BUCKET_COUNTS + cpd.READ_COUNTS)    # metrics == bucket counts
+    assert all(m[name] == c[name] for name in transforms.BUCKET_COUNTS + transforms.READ_COUNTS)    # metrics == bucket counts
     assert m["bucket_documents"]["count"] == BUCKETS and m["bucket_documents"]["max"] == c["bucket_documents"]["max"]
     assert c["documents"] == c["text_documents"] == c["documents_read"] == len(docs)
     assert c["sentences"] == sum(len(d) for d in docs)
@@ -720,7 +733,7 @@ def test_dropped_utf8_bytes_are_counted_as_the_command_counts_them(tmp_path, spl
                      bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 30))).replace(b"\n", b""))
     (tmp_path / "binary.txt").write_bytes(b"\n".join(lines) + b"\n")
     decoder = Utf8Decoder()
-    from wptk.textio import read_lines
+    from wptk.reader import read_lines
     list(read_lines(str(tmp_path / "binary.txt"), decoder))
     summary, _ = run(tmp_path, tmp_path / "binary.txt", "out", "--check_text=false", f"--input_split_mb={split_mb}")
     counts = summary["counts"]
@@ -837,7 +850,7 @@ def test_reference_flag_spellings(tmp_path, docs):
                                                                                                   32)
     assert args.split_sentences is True and args.overwrite is False and beam_argv == ["--runner=DirectRunner"]
     defaults, config, _ = cpd.parse_args(["--input_file=x", "--output_dir=y", "--vocab_file=v"])
-    assert config == cpd.pt.PretrainingConfig() and defaults.do_lower_case and not defaults.gzip
+    assert config == pt.PretrainingConfig() and defaults.do_lower_case and not defaults.gzip
 
 
 def test_demo_runs_the_pipeline(tmp_path):
@@ -857,11 +870,11 @@ def test_demo_runs_the_pipeline(tmp_path):
 def test_a_program_skips_beams_ipython_probe(monkeypatch):
     from apache_beam.utils.interactive_utils import is_in_ipython
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
-    cpd.skip_ipython_probe()
+    workers.skip_ipython_probe()
     assert sys.modules["IPython"] is None and is_in_ipython() is False
     inside = object()                       # inside IPython, IPython is imported already: it stays
     monkeypatch.setitem(sys.modules, "IPython", inside)
-    cpd.skip_ipython_probe()
+    workers.skip_ipython_probe()
     assert sys.modules["IPython"] is inside
 
 
@@ -870,8 +883,8 @@ _FAKE_WORKER = """
 import atexit, logging, sys, types
 sys.modules["__main__"].__spec__ = types.SimpleNamespace(name="apache_beam.runners.worker.sdk_worker_main")
 atexit.register(print, "teardown ran")      # registered first, so it runs after fast_worker_exit's hook
-from pipelines import process_costs
-assert process_costs.fast_worker_exit()
+from wptk.beam import workers
+assert workers.fast_worker_exit()
 print("job output")
 {script}
 """
@@ -894,7 +907,7 @@ def test_a_local_worker_exits_without_teardown_only_after_a_clean_harness(script
 
 
 def test_a_program_exits_with_its_status_after_flushing_even_with_a_closed_stream():
-    script = ("import sys\nfrom pipelines.process_costs import exit_program\nprint('summary', end='')\n"
+    script = ("import sys\nfrom wptk.beam.workers import exit_program\nprint('summary', end='')\n"
               "sys.stderr.close()\nexit_program(3)")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=REPO_ROOT,
                           env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
@@ -902,21 +915,19 @@ def test_a_program_exits_with_its_status_after_flushing_even_with_a_closed_strea
 
 
 def test_fast_worker_exit_needs_a_worker_started_by_the_pipeline(monkeypatch):
-    from pipelines import process_costs
-    monkeypatch.setenv(process_costs.FAST_EXIT_ENV, "1")
-    assert not process_costs.fast_worker_exit()            # pytest's __main__ is not the harness
-    monkeypatch.delenv(process_costs.FAST_EXIT_ENV)
+    monkeypatch.setenv(workers.FAST_EXIT_ENV, "1")
+    assert not workers.fast_worker_exit()            # pytest's __main__ is not the harness
+    monkeypatch.delenv(workers.FAST_EXIT_ENV)
     harness = type("Spec", (), {"name": "apache_beam.runners.worker.sdk_worker_main"})()
     monkeypatch.setattr(sys.modules["__main__"], "__spec__", harness, raising=False)
-    assert not process_costs.fast_worker_exit()            # a harness the pipeline did not start
+    assert not workers.fast_worker_exit()            # a harness the pipeline did not start
 
 
 def test_local_workers_inherit_their_settings(monkeypatch):
-    from pipelines import process_costs
     monkeypatch.setenv("PYTHONPATH", "elsewhere")
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.delenv(process_costs.FAST_EXIT_ENV, raising=False)
-    process_costs.prepare_local_workers("root")
-    process_costs.prepare_local_workers("root")
-    assert os.environ["PYTHONPATH"] == os.pathsep.join(["root", "elsewhere"])
-    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ[process_costs.FAST_EXIT_ENV] == "1"
+    monkeypatch.delenv(workers.FAST_EXIT_ENV, raising=False)
+    workers.prepare_local_workers()
+    workers.prepare_local_workers()
+    assert os.environ["PYTHONPATH"] == os.pathsep.join([str(REPO_ROOT), "elsewhere"])
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ[workers.FAST_EXIT_ENV] == "1"

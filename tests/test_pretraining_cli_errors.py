@@ -172,12 +172,12 @@ def test_log_examples_and_summary(work):
 
 def test_a_warning_when_the_input_needs_more_memory_than_is_available(work, monkeypatch, capsys):
     """The command still runs (the estimate errs high), but says where the memory would run out and what to use."""
-    import wptk.cli_support
+    import wptk.program
     from wptk import cli
     args = ["create-pretraining-data", f"--input_file={work / 'in.txt'}", f"--output_file={work / 'out.tfrecord'}",
             f"--vocab_file={work / 'vocab.txt'}", "--quiet"]
     assert cli.main(args) == 0 and capsys.readouterr().err == ""
-    monkeypatch.setattr(wptk.cli_support, "available_memory", lambda: 50_000_000)
+    monkeypatch.setattr(wptk.program, "available_memory", lambda: 50_000_000)
     assert cli.main(args) == 0
     assert capsys.readouterr().err == (
         "wptk create-pretraining-data: warning: this input needs about 70 MB of memory in one process, more than "

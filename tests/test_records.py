@@ -22,7 +22,7 @@ import pytest
 
 from wptk._native.records import (CRC32C_IMPLEMENTATION, _crc32c_portable, crc32c, frame_examples, frame_record,
                                   masked_crc32c)
-from wptk.textio import AtomicFile
+from wptk.files import AtomicFile
 from wptk.tfrecord import RecordWriter, is_gzip_file, read_records
 
 FEATURE_ORDER = ["input_ids", "input_mask", "segment_ids", "masked_lm_positions",

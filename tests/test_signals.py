@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from wptk.textio import host_tag
+from wptk.files import host_tag
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = os.path.join(ROOT, "wptk", "data", "sample_vocab.txt")
@@ -197,7 +197,8 @@ def test_ctrl_c_in_wptk_vocab_is_one_line(big_corpus, tmp_path):
 
 
 def test_a_dead_jobs_staging_is_removed_and_a_live_ones_refused(tmp_path):
-    from pipelines import create_pretraining_data as cpd
+    from wptk.beam import create_pretraining_data as cpd
+    from wptk.beam.staging import prepare_output_dir
     from wptk.errors import WptkError
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     for name, pid in (("dead", int(dead.stdout)), ("live", os.getpid())):
@@ -205,9 +206,9 @@ def test_a_dead_jobs_staging_is_removed_and_a_live_ones_refused(tmp_path):
         staging.mkdir(parents=True)
         (staging / "owner.json").write_text(json.dumps({"host": host_tag(), "pid": pid}))
         (staging / "train-00000-of-00002.tfrecord").write_bytes(b"x")
-    cpd.prepare_output_dir(str(tmp_path / "dead"), overwrite=False, inputs=[])
+    prepare_output_dir(str(tmp_path / "dead"), False, [], cpd.OUTPUT_PATTERNS, cpd.STAGING_PREFIX)
     assert os.listdir(tmp_path / "dead") == []
     for overwrite in (False, True):
         with pytest.raises(WptkError, match="another run is writing into --output_dir"):
-            cpd.prepare_output_dir(str(tmp_path / "live"), overwrite=overwrite, inputs=[])
+            prepare_output_dir(str(tmp_path / "live"), overwrite, [], cpd.OUTPUT_PATTERNS, cpd.STAGING_PREFIX)
     assert os.listdir(tmp_path / "live" / ".wptk-shuffle-1234")

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 import wptk  # noqa: E402
 from oracle import REPO_ROOT, shared_data  # noqa: E402
-from pipelines import word_count as wc  # noqa: E402
+from wptk.beam import word_count as wc  # noqa: E402
 from wptk import cli  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
 from wptk import vocab_learner as vl  # noqa: E402
@@ -394,7 +394,7 @@ def test_a_killed_counting_leaves_no_shards_and_the_next_one_cleans_up(tmp_path)
     """Shards get their names only when all are complete: what a killed job leaves is its staging directory,
     which the next job for the same prefix removes once its process is gone."""
     import json
-    from wptk.textio import host_tag
+    from wptk.files import host_tag
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     staging = tmp_path / ".en.wptk-staging-0123"
     staging.mkdir()

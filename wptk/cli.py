@@ -21,7 +21,7 @@ def _commands():
 def build_parser():
     """The `wptk` parser; each command's parser is its `parsers` attribute's entry."""
     from wptk import __version__
-    from wptk.cli_support import ArgumentParser
+    from wptk.flags import ArgumentParser
     parser = ArgumentParser(prog="wptk", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"wptk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -35,14 +35,13 @@ def build_parser():
 
 
 def main(argv=None):
-    from wptk.cli_support import quiet_grpc_logs
+    from wptk.program import quiet_grpc_logs
     quiet_grpc_logs()           # `wptk demo` and `wptk vocab` run Beam jobs in this process
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "create-pretraining-data":
-        from wptk.cli_support import absl_argv
         from wptk.errors import UsageError
-        from wptk.cmd_pretraining import require_output_unless_plan
+        from wptk.flags import absl_argv, require_output_unless_plan
         try:
             argv = [argv[0]] + absl_argv(argv[1:])
         except UsageError as e:
@@ -54,7 +53,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    from wptk.cli_support import run_guarded
+    from wptk.program import run_guarded
     return run_guarded(f"wptk {args.command}", args.run, args)
 
 

@@ -1,7 +1,6 @@
 """`wptk demo`: the main job, the Beam pipeline, on the bundled sample text, with no download."""
 import json
 import os
-import sys
 import time
 
 from wptk.errors import WptkError
@@ -32,19 +31,12 @@ def add_arguments(p):
 
 
 def _pipeline_module():
-    """pipelines.create_pretraining_data, or None without Apache Beam. From a source checkout the `pipelines`
-    package sits beside `wptk`; it is importable from there whatever the working directory."""
+    """wptk.beam.create_pretraining_data, or None without Apache Beam."""
     import importlib.util
 
     if importlib.util.find_spec("apache_beam") is None:
         return None
-    if importlib.util.find_spec("pipelines") is None:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        if not os.path.isfile(os.path.join(root, "pipelines", "create_pretraining_data.py")):
-            raise WptkError("the `pipelines` package is not installed beside wptk; run the demo from a source "
-                            "checkout (pip install -e .)")
-        sys.path.insert(0, root)
-    from pipelines import create_pretraining_data   # before apache_beam: it quiets Beam's import-time warning
+    from wptk.beam import create_pretraining_data
     return create_pretraining_data
 
 
@@ -90,7 +82,8 @@ def run(args):
         return _run_without_beam(text, vocab, tokenizer, output_dir)
     if not _demo_owns(output_dir, text):
         raise WptkError(f"--output_dir {output_dir} holds the output of another run; choose another directory")
-    pipeline.skip_ipython_probe()
+    from wptk.beam.workers import skip_ipython_probe
+    skip_ipython_probe()
     summary = pipeline.run([f"--input_file={text}", f"--vocab_file={vocab}", f"--output_dir={output_dir}",
                             f"--num_buckets={args.num_buckets}", "--overwrite", "--quiet"])
     c = summary["counts"]

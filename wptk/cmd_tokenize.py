@@ -21,24 +21,18 @@ BATCH_LINES = 4096
 
 
 def add_arguments(p):
+    from wptk.flags import add_case_flags
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="input files (default: stdin; '-' also means stdin); .gz, .bz2, .xz and .lzma files are "
                         "decompressed")
     p.add_argument("--vocab", "--vocab_file", dest="vocab", required=True,
                    help="WordPiece vocab file, one token per line (id = line number)")
-    case = p.add_mutually_exclusive_group()
-    case.add_argument("--lower", dest="lower", action="store_true", default=True,
-                      help="lowercase and strip accents, for uncased models (default)")
-    case.add_argument("--no-lower", "--no_lower", dest="lower", action="store_false",
-                      help="keep case and accents, for cased models")
+    add_case_flags(p)
     accents = p.add_mutually_exclusive_group()
     accents.add_argument("--strip-accents", "--strip_accents", dest="strip_accents", action="store_true", default=None,
                          help="strip accents (NFD, drop Mn) even with --no-lower")
     accents.add_argument("--no-strip-accents", "--no_strip_accents", dest="strip_accents", action="store_false",
                          help="keep accents even when lowercasing")
-    p.add_argument("--multilingual", action="store_true",
-                   help="multilingual mode (docs/multilingual.md): no lowercasing or normalization, Thai word "
-                        "segmentation, joiners kept, Mongolian suffixes split, lossless offsets")
     p.add_argument("--ids", action="store_true", help="write token ids instead of tokens")
     p.add_argument("--jsonl", action="store_true",
                    help='read JSON lines {"text": ...}; write {"tokens": [...], "ids": [...]} '
@@ -56,16 +50,18 @@ def add_arguments(p):
 
 
 def run(args):
-    from wptk.cli_support import setup_warnings
-    from wptk.textio import (AtomicFile, Progress, Utf8Decoder, check_input, check_outputs, max_line_bytes,
-                             read_lines)
+    from wptk.program import setup_warnings
+    from wptk.files import AtomicFile, check_input, check_outputs
+    from wptk.flags import resolve_case
+    from wptk.progress import Progress
+    from wptk.reader import Utf8Decoder, max_line_bytes, read_lines
     from wptk.tokenization import FullTokenizer
     from wptk.vocab import UNK, require_tokens
 
     setup_warnings("wptk tokenize")
     if args.multilingual and args.strip_accents:
         raise WptkError("--multilingual never strips accents; drop --strip-accents")
-    tokenizer = FullTokenizer(args.vocab, do_lower_case=args.lower and not args.multilingual,
+    tokenizer = FullTokenizer(args.vocab, do_lower_case=resolve_case(args),
                               strip_accents=args.strip_accents, multilingual=args.multilingual)
     require_tokens(tokenizer.vocab, [UNK], args.vocab)
     max_line = max_line_bytes(args.max_line_mb)

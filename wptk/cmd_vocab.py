@@ -3,16 +3,14 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from wptk.cli_support import BoolFlag
 from wptk.errors import WptkError
 
 HELP = "learn a BERT WordPiece vocabulary from a corpus"
 DESCRIPTION = """\
 Learns a WordPiece vocabulary for BERT from plain text: the words are those of the same BasicTokenizer that
 will tokenize with it (lowercased by default; --no-lower for cased models; --multilingual for the multilingual
-pre-tokenizer), counted by an Apache Beam pipeline (pipelines/word_count.py) on a local runner; the pieces are
+pre-tokenizer), counted by an Apache Beam pipeline (wptk/beam/word_count.py) on a local runner; the pieces are
 chosen to need the fewest WordPiece tokens for the counted words (see wptk/vocab_learner.py).
 
 The file has exactly --vocab_size lines in BERT's layout: [PAD], [unused0] .. [unused<M-1>], [UNK], [CLS],
@@ -28,10 +26,8 @@ examples:
       --runner=DataflowRunner ...            # count on a cluster, then learn here:
   wptk vocab --word_counts=gs://bucket/counts/en --output=vocab.txt --vocab_size=30522
 """
-LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
-
-
 def add_arguments(p):
+    from wptk.flags import add_case_flags, add_count_flags
     source = p.add_argument_group("input (one of)")
     inputs = source.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--input_file", metavar="GLOBS",
@@ -59,7 +55,7 @@ def add_arguments(p):
                      help="also keep the word counts (PREFIX-SSSSS-of-NNNNN.tsv, PREFIX-summary.json), to learn "
                           "other sizes later with --word_counts")
     out.add_argument("--quiet", action="store_true", help="no progress display and no summary")
-    add_tokenizer_flags(p.add_argument_group("pre-tokenization (as for wptk tokenize)"))
+    add_case_flags(p.add_argument_group("pre-tokenization (as for wptk tokenize)"))
     beam = p.add_argument_group("counting pipeline (Apache Beam, local runners)")
     add_count_flags(beam)
     beam.add_argument("--runner", default=None,
@@ -75,8 +71,9 @@ MULTILINGUAL_COMPLETE_ALPHABETS = 4   # measured by benchmarks/bench_vocab.py: h
 
 
 def run(args):
-    from wptk.cli_support import setup_warnings
-    from wptk.textio import AtomicFile
+    from wptk.files import AtomicFile
+    from wptk.flags import check_count_flags, resolve_case
+    from wptk.program import setup_warnings
     from wptk.vocab_learner import WordPieceLearner, special_tokens
 
     setup_warnings("wptk vocab")
@@ -133,25 +130,20 @@ def _check_output(path):
 
 
 def _word_count_module():
-    """pipelines.word_count: from the installed package, else from the source tree this wptk runs from."""
-    root = Path(__file__).resolve().parents[1]
-    for attempt in range(2):
-        try:
-            from pipelines import word_count
-            return word_count
-        except ModuleNotFoundError as e:
-            if (e.name or "").split(".")[0] == "apache_beam":
-                raise WptkError("wptk vocab counts words with Apache Beam: pip install 'wptk[beam]'") from None
-            if attempt or e.name not in ("pipelines", "pipelines.word_count") \
-                    or not (root / "pipelines" / "word_count.py").is_file():
-                raise WptkError(f"cannot import pipelines.word_count ({e}): run wptk from a source checkout "
-                                "(pip install -e .)") from None
-            sys.path.insert(0, str(root))
+    """wptk.beam.word_count, which needs Apache Beam."""
+    try:
+        from wptk.beam import word_count
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] == "apache_beam":
+            raise WptkError("wptk vocab counts words with Apache Beam: pip install 'wptk[beam]'") from None
+        raise
+    return word_count
 
 
 def _beam_argv(args):
+    from wptk.flags import is_local_runner
     runner = args.runner or "FnApiRunner"
-    if runner.split(".")[-1] not in LOCAL_RUNNERS:
+    if not is_local_runner(runner):
         raise WptkError(f"--runner={runner}: wptk vocab runs the counting on a local runner (FnApiRunner, "
                         "DirectRunner); on a cluster run python -m pipelines.word_count with that runner, then "
                         "wptk vocab --word_counts")
@@ -168,12 +160,14 @@ def _beam_argv(args):
 def _count(wc, args, lower):
     """({word: count}, job summary) of the input files, counted by the Beam pipeline."""
     import logging
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from wptk.cli_support import Ticker, beam_log_aside
-    from wptk.textio import check_outputs, max_line_bytes
+    from wptk.files import check_outputs
+    from wptk.program import beam_log_aside
+    from wptk.progress import Ticker
+    from wptk.reader import max_line_bytes
 
-    options = PipelineOptions(_beam_argv(args))
-    inputs = wc.match_text_inputs(args.input_file, args.check_text)
+    beam_argv = _beam_argv(args)
+    from wptk.beam.io import match_text_inputs
+    inputs = match_text_inputs(args.input_file, args.check_text)
     check_outputs([args.output], [path for path, _ in inputs], "--output")
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     total = sum(s for _, s in inputs)
@@ -182,7 +176,7 @@ def _count(wc, args, lower):
     with tempfile.TemporaryDirectory(prefix="wptk-vocab-") as tmp, beam_log_aside("wptk vocab"):
         prefix = args.keep_word_counts or os.path.join(tmp, "counts")
         with ticker:
-            info = wc.count_words(inputs, prefix, options, lower, args.multilingual,
+            info = wc.count_words(inputs, prefix, beam_argv, lower, args.multilingual,
                                   max(1, int(args.input_split_mb * (1 << 20))), args.num_shards,
                                   max_line_bytes(args.max_line_mb))
         counts, _ = wc.read_counts(prefix)
@@ -229,7 +223,7 @@ class _LearnProgress:
         self.stage = self.bar = None
 
     def __call__(self, stage, done, total):
-        from wptk.textio import Progress
+        from wptk.progress import Progress
         if stage != self.stage:
             self.close()
             self.stage, self.bar = stage, Progress(self.LABELS[stage], total=total, unit="pieces")
@@ -239,46 +233,3 @@ class _LearnProgress:
         if self.bar is not None:
             self.bar.close()
         self.stage = self.bar = None
-
-
-# -- flags shared with pipelines/word_count.py ----------------------------------------------------------------
-
-
-def add_tokenizer_flags(p):
-    """--lower / --no-lower and --multilingual: which BasicTokenizer splits the text into words."""
-    case = p.add_mutually_exclusive_group()
-    case.add_argument("--lower", dest="lower", action="store_true", default=None,
-                      help="lowercase and strip accents, for uncased models (default)")
-    case.add_argument("--no-lower", "--no_lower", dest="lower", action="store_false",
-                      help="keep case and accents, for cased models")
-    p.add_argument("--multilingual", action="store_true",
-                   help="the multilingual pre-tokenizer (docs/multilingual.md): no normalization, Thai word "
-                        "segmentation, joiners and selectors kept, Mongolian suffixes; implies --no-lower")
-
-
-def add_count_flags(p):
-    p.add_argument("--num_shards", type=int, default=16,
-                   help="word-count shards, summed in parallel (default 16)")
-    p.add_argument("--input_split_mb", type=float, default=16.0, metavar="MB",
-                   help="plain input files are counted in byte ranges of this many MiB, in parallel (default 16)")
-    p.add_argument("--check_text", action=BoolFlag, default=True,
-                   help="refuse input files whose first 64 KiB look binary (default True)")
-    p.add_argument("--max_line_mb", type=float, default=64, metavar="MB",
-                   help="a line longer than this many MiB is an error naming the file and the line's byte offset "
-                        "(default 64)")
-
-
-def resolve_case(args):
-    """do_lower_case from --lower / --no-lower / --multilingual (the multilingual mode never lowercases)."""
-    if args.multilingual and args.lower:
-        raise WptkError("--multilingual keeps case (it does no normalization at all): drop --lower")
-    return False if args.multilingual else args.lower is not False
-
-
-def check_count_flags(args):
-    if not 1 <= args.num_shards <= 99999:
-        raise WptkError(f"--num_shards must be between 1 and 99999, got {args.num_shards}")
-    if not args.input_split_mb > 0:
-        raise WptkError(f"--input_split_mb must be positive, got {args.input_split_mb}")
-    from wptk.textio import max_line_bytes
-    max_line_bytes(args.max_line_mb)

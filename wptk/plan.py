@@ -21,7 +21,8 @@ import zlib
 import numpy as np
 
 from wptk import pretraining as pt
-from wptk.textio import Utf8Decoder, decompressor
+from wptk.progress import format_bytes
+from wptk.reader import READ_CHUNK, Utf8Decoder, decompressor, line_blocks
 
 SMALL_INPUT = 4 << 20
 MIN_SAMPLE = 1 << 20
@@ -43,23 +44,26 @@ def _documents_from(f, start, budget, limit):
     """Raw text of the whole documents (blank-line separated) from the first one that starts at or after byte
     `start` of binary file `f`, until at least `budget` bytes are read (the document under way is finished, up to
     `limit` bytes in all). Returns (text, bytes covered)."""
-    f.seek(start)
-    if start:
-        f.readline()                                   # the line under way belongs to the window before
-        while True:                                    # ... and so does the document under way
-            line = f.readline()
-            if not line or not line.strip():
-                break
-    lines, taken = [], 0
-    while taken < limit:
-        line = f.readline()
-        if not line:
-            break
-        lines.append(line)
-        taken += len(line)
-        if taken >= budget and not line.strip():
-            break
+    lines, taken, skipping = [], 0, start > 0       # the document under way belongs to the window before
+    for _, block in line_blocks(f, start, chunk_size=min(READ_CHUNK, max(budget, 4096))):
+        for line in _split_lines(block):
+            if skipping:
+                skipping = bool(line.strip())
+                continue
+            lines.append(line)
+            taken += len(line)
+            if taken >= limit or (taken >= budget and not line.strip()):
+                return b"".join(lines), taken
     return b"".join(lines), taken
+
+
+def _split_lines(block):
+    """The lines of a block, each with its "\n"."""
+    start = 0
+    while start < len(block):
+        end = block.find(b"\n", start) + 1 or len(block)
+        yield block[start:end]
+        start = end
 
 
 def sample_input(input_files, sample_bytes=None):
@@ -76,8 +80,7 @@ def sample_input(input_files, sample_bytes=None):
         with open(path, "rb") as raw:
             if decompress:
                 f = decompress(raw)
-                text = f.read(max(share, 1))
-                text += f.readline()
+                text = b"".join(block for _, block in line_blocks(f, 0, max(share, 1)))
                 consumed = max(raw.tell(), 1)
                 text_total += int(len(text) * size / consumed) if consumed < size else len(text) + len(f.read())
                 chunks.append(text)
@@ -202,7 +205,6 @@ def _peak():
 
 def plan_text(p, prog):
     """The plan for a terminal."""
-    from wptk.cli_support import format_bytes
     lines = [f"{prog}: plan from {format_bytes(p['sampled_bytes'])} of {format_bytes(p['input_bytes'])} of text "
              f"({100 * min(1.0, p['sampled_bytes'] / max(p['input_bytes'], 1)):.0f}%); nothing written",
              f"  ~{p['documents']:,} documents -> ~{p['instances']:,} instances; output ~{format_bytes(p['output_bytes'])}"

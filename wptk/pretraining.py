@@ -25,7 +25,9 @@ from wptk._native.pyrandom import CompatRandom
 from wptk import recipe
 from wptk.errors import WptkError
 from wptk.tfrecord import RecordWriter
-from wptk.textio import MAX_LINE_BYTES, Progress, Utf8Decoder, check_input, decompressor, read_lines
+from wptk.files import check_input
+from wptk.progress import Progress
+from wptk.reader import MAX_LINE_BYTES, Utf8Decoder, decompressor, read_lines
 from wptk.vocab import CLS, MASK, SEP, UNK, require_tokens
 
 LINES_PER_BATCH = 8192

@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 from wptk.errors import WptkError
-from wptk.textio import AtomicFile
+from wptk.files import AtomicFile
 
 
 def write_report(path, figures):

@@ -26,7 +26,7 @@ from wptk._native.records import crc32c as _crc32c
 from wptk._native.records import frame_record as _frame_record
 from wptk._native.records import masked_crc32c as _masked_crc32c
 from wptk.errors import naming
-from wptk.textio import AtomicFile
+from wptk.files import AtomicFile
 
 __all__ = ["RecordWriter", "read_records", "is_gzip_file", "frame_record", "masked_crc32c", "crc32c"]
 
@@ -47,7 +47,7 @@ class RecordWriter:
     ...     w.write_framed(frame_examples(...))   # already-framed records
     ...     w.write(payload)                      # one record, framed here
 
-    The file is a wptk.textio.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}-{host}`` in the target's directory;
+    The file is a wptk.files.AtomicFile: data goes to ``.{name}.tmp-{pid}-{n}-{host}`` in the target's directory;
     ``close()`` flushes, fsyncs and ``os.replace``-s it onto ``path`` (then fsyncs the directory). ``abort()``
     -- also called when the ``with`` block raises -- deletes the temporary file and leaves any existing ``path``
     untouched. A pipe or device (``/dev/stdout``) is written in place. OSErrors name ``path``. ``gzip=True``

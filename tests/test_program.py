@@ -1,4 +1,4 @@
-"""The CLI's shared guards: run_guarded's one-line errors and beam_log_aside's handling of Beam's log lines."""
+"""Running a command (wptk.program): run_guarded's one-line errors and beam_log_aside's handling of Beam's log lines."""
 import errno
 import io
 import os
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from wptk.cli_support import (Terminated, Ticker, available_memory, beam_log_aside, quiet_grpc_logs,
-                              run_guarded)
+from wptk.program import available_memory, beam_log_aside, quiet_grpc_logs, run_guarded
+from wptk.signals import Terminated
+from wptk.progress import Ticker
 from wptk.errors import WptkError
 
 
@@ -141,8 +142,8 @@ def test_ticker_is_silent_off_a_terminal_or_when_disabled(stream, enabled):
     ({}, None),
 ])
 def test_available_memory_is_the_smaller_of_the_system_and_the_container(monkeypatch, files, expected):
-    import wptk.cli_support
-    monkeypatch.setattr(wptk.cli_support, "_read", files.get)
+    import wptk.program
+    monkeypatch.setattr(wptk.program, "_read", files.get)
     assert available_memory() == expected
 
 

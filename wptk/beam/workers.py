@@ -11,7 +11,7 @@ A local job's fixed costs do not shrink with its input: every second here is a s
   harness has finished cleanly. Workers also get single-threaded BLAS (wptk does no linear algebra; OpenBLAS's
   idle threads spin at start-up on the cores the workers need).
 
-Not a cost but a leak: a local worker process is started as ``python -m pipelines.process_costs`` (see
+Not a cost but a leak: a local worker process is started as ``python -m wptk.beam.workers`` (see
 ``local_runner``), which watches the driver and exits within half a second of the driver's end, however it ended
 (SIGKILL included), then runs Beam's SDK harness.
 """
@@ -49,9 +49,11 @@ def exit_program(code):
     os._exit(code)
 
 
-def prepare_local_workers(package_root):
-    """Before a local runner starts worker processes, which inherit this environment: they can import
-    `package_root`'s packages from any working directory, use one BLAS thread, and exit fast."""
+def prepare_local_workers():
+    """Before a local runner starts worker processes, which inherit this environment: they can import the wptk
+    this process runs (installed or not) from any working directory, use one BLAS thread, and exit fast."""
+    import wptk
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(wptk.__file__)))
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if package_root not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in paths if p])
@@ -70,7 +72,7 @@ def local_runner():
         def run_pipeline(self, pipeline, options):
             # Interrupted, FnApiRunner waits for its worker processes to end before it raises (and may start one
             # while it unwinds): end them, until this process ends.
-            from wptk.cli_support import on_interrupt
+            from wptk.signals import on_interrupt
             on_interrupt(lambda: threading.Thread(target=stop_local_workers, args=(0.2,), daemon=True).start())
             return super().run_pipeline(pipeline, options)
 
@@ -84,7 +86,7 @@ def local_runner():
         def _default_environment(self, environment):
             if isinstance(environment, SubprocessSDKEnvironment):
                 environment = SubprocessSDKEnvironment.from_command_string(
-                    f"{shlex.quote(sys.executable)} -m pipelines.process_costs")
+                    f"{shlex.quote(sys.executable)} -m wptk.beam.workers")
             self._environment = environment
 
     return FnApiRunner()

@@ -1,144 +1,14 @@
-"""Reading text lines the way the reference does, writing files atomically, and progress on stderr."""
-import bz2
+"""Files a command writes and checks it makes first: inputs that exist, outputs that are not inputs, and
+AtomicFile, which never leaves a partial output under its target's name."""
 import errno
-import gzip
-import itertools
-import lzma
 import hashlib
+import itertools
 import os
 import re
 import socket
 import stat
-import sys
-import time
-import zlib
 
 from wptk.errors import WptkError, naming
-
-
-class Utf8Decoder:
-    """Decodes lines as the reference does (invalid bytes dropped) while counting what was dropped;
-    with `strict`, invalid UTF-8 is an error naming the file and line."""
-
-    def __init__(self, strict=False):
-        self.strict = strict
-        self.dropped_bytes = 0
-        self.bad_lines = 0
-
-    def decode(self, raw, where):
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            if self.strict:
-                raise WptkError(f"{where}: invalid UTF-8 at byte {e.start} of the line") from None
-        text = raw.decode("utf-8", "ignore")
-        self.dropped_bytes += len(raw) - len(text.encode("utf-8"))
-        self.bad_lines += 1
-        return text
-
-    def report(self, prog, stream=None):
-        """`PROG: warning: ...` on stderr when bytes were dropped."""
-        if self.dropped_bytes:
-            print(dropped_bytes_warning(prog, self.dropped_bytes, self.bad_lines), file=stream or sys.stderr)
-
-
-def dropped_bytes_warning(prog, dropped_bytes, bad_lines):
-    """The warning every command gives for the invalid UTF-8 it dropped."""
-    return (f"{prog}: warning: dropped {dropped_bytes:,} invalid UTF-8 byte(s) in {bad_lines:,} line(s), as the "
-            "reference does (use --errors=strict to fail instead)")
-
-
-_DECOMPRESSORS = {".gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"), ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile,
-                  ".lzma": lzma.LZMAFile}
-READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)    # EOFError: a truncated compressed file
-
-
-def decompressor(path):
-    """For a .gz, .bz2, .xz or .lzma path, the function that wraps its binary file in a decompressing one (Python's
-    own modules: they fail on a truncated or corrupt file); else None."""
-    return _DECOMPRESSORS.get(os.path.splitext(path)[1].lower())
-
-
-MAX_LINE_MB = 64       # the default of --max_line_mb
-MAX_LINE_BYTES = MAX_LINE_MB << 20
-
-
-def read_lines(path, decoder, progress=None, chunk_size=1 << 20, max_line=MAX_LINE_BYTES):
-    """Yields the lines of a file ('-' = stdin) split on "\\n" only, without the "\\n", decoded by `decoder`.
-    A .gz, .bz2, .xz or .lzma file is decompressed (the reference would read its compressed bytes as text).
-
-    Streams in chunks, so memory stays constant whatever the file size. `progress` advances by the bytes of the
-    file itself (compressed bytes for a compressed file). A line longer than `max_line` bytes (None: no limit)
-    is an error naming the file and line, so that an endless line (/dev/zero) cannot take all memory.
-    """
-    name = "<stdin>" if path == "-" else path
-    try:
-        raw = sys.stdin.buffer if path == "-" else open(path, "rb")
-    except OSError as e:
-        raise WptkError(f"cannot read {name}: {e.strerror or e}") from None
-    decompress = decompressor(path) if path != "-" else None
-    f = decompress(raw) if decompress else raw
-    try:
-        rest = b""
-        number = 0
-        position = 0
-        while True:
-            try:
-                chunk = f.read(chunk_size)
-            except READ_ERRORS as e:
-                raise WptkError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
-            if progress is not None:
-                read = raw.tell() if decompress else position + len(chunk)
-                progress.advance(read - position)
-                position = read
-            if not chunk:
-                break
-            block = rest + chunk
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                rest = block
-                if max_line is not None and len(rest) > max_line:
-                    raise line_too_long(name, number + 1, max_line)
-                continue
-            block, rest = block[:cut], block[cut + 1:]
-            if max_line is not None and len(block) > max_line and first_long_line(block, max_line):
-                raise line_too_long(name, number + 1 + first_long_line(block, max_line)[0], max_line)
-            try:   # fast path: the whole block is valid UTF-8
-                lines = block.decode("utf-8").split("\n")
-            except UnicodeDecodeError:
-                lines = [decoder.decode(line, f"{name}:{number + i + 1}") for i, line in enumerate(block.split(b"\n"))]
-            number += len(lines)
-            yield from lines
-        if rest:
-            yield decoder.decode(rest, f"{name}:{number + 1}")
-    finally:
-        if raw is not sys.stdin.buffer:
-            f.close()
-            raw.close()
-
-
-def max_line_bytes(mb):
-    """--max_line_mb in bytes; WptkError unless positive."""
-    if not mb > 0:
-        raise WptkError(f"--max_line_mb must be positive, got {mb}")
-    return int(min(mb, 1 << 40) * (1 << 20))
-
-
-def line_too_long(name, number, limit):
-    return WptkError(f"{name}:{number}: line longer than --max_line_mb={limit / (1 << 20):g} MiB: split the "
-                     "line, or raise the limit")
-
-
-def first_long_line(block, max_line):
-    """(index, byte offset) in `block` of its first line ("\\n"-separated) longer than `max_line` bytes, or None."""
-    start = 0
-    for index in itertools.count():
-        end = block.find(b"\n", start)
-        if (len(block) if end < 0 else end) - start > max_line:
-            return index, start
-        if end < 0:
-            return None
-        start = end + 1
 
 
 def check_input(path, flag="input"):
@@ -245,7 +115,7 @@ def remove_dead_temporaries(directory, name):
 class AtomicFile:
     """A file written under a temporary name (`.{name}.tmp-{pid}-{n}-{host}`, see host_tag) in the target's
     directory and renamed onto it on commit: flushed, fsynced, renamed, the directory fsynced. On failure,
-    `abort()`, Ctrl-C, SIGTERM or SIGHUP (under cli_support.run_guarded) the temporary file is removed, so no
+    `abort()`, Ctrl-C, SIGTERM or SIGHUP (under wptk.program.run_guarded) the temporary file is removed, so no
     partial output ever exists under the target name (an existing target stays untouched); those of this
     target that killed processes left behind are removed when the next one is made.
     A symlink is followed: its target is replaced and the link stays. A target that is neither a file nor a
@@ -352,38 +222,3 @@ def _fsync_dir(directory):
         pass
     finally:
         os.close(fd)
-
-
-class Progress:
-    """A one-line progress display on stderr, shown only when stderr is a terminal."""
-
-    def __init__(self, label, total=None, unit="B", stream=None, enabled=None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.label, self.total, self.unit = label, total, unit
-        self.done = 0
-        self.start = self.last = time.monotonic()
-
-    def advance(self, n):
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            self._draw(now)
-
-    def _draw(self, now):
-        rate = self.done / max(now - self.start, 1e-9)
-        if self.unit == "B":
-            text = f"{self.done / 1e6:.1f} MB, {rate / 1e6:.1f} MB/s"
-            pct = f"{100 * self.done / self.total:5.1f}% " if self.total else ""
-        else:
-            text = f"{self.done:,} {self.unit}, {rate:,.0f}/s"
-            pct = f"{100 * self.done / self.total:5.1f}% " if self.total else ""
-        self.stream.write(f"\r{self.label}: {pct}{text}\x1b[K")
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
