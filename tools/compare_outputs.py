@@ -11,11 +11,12 @@ made from it in a temporary directory, and each checkout's bundled wptk/data/sam
 
 Cases (--quick: fewer, see FULL_ONLY, on small inputs: the bundled sample instead of the shared corpora):
   cpd/*       `wptk create-pretraining-data`: default flags, --do_whole_word_mask, --gzip, three output files,
-              cased (--do_lower_case=False, cased vocab), --multilingual, and every golden/pretraining/*/ case
-              with its `args` and `vocab` files
+              cased (--do_lower_case=False, cased vocab), --multilingual, .gz and .bz2 inputs, and every
+              golden/pretraining/*/ case with its `args` and `vocab` files
   pipeline/*  `python -m pipelines.create_pretraining_data --runner=FnApiRunner`, 1 worker (in_memory) and 2
-              (--direct_running_mode=multi_processing --direct_num_workers=2), default and whole-word masking
-  count/*     `python -m pipelines.word_count`, default and --multilingual
+              (--direct_running_mode=multi_processing --direct_num_workers=2), default and whole-word masking;
+              plain and compressed inputs in 1 MiB byte ranges with --gzip; --multilingual --split_sentences
+  count/*     `python -m pipelines.word_count` (1 MiB byte ranges), default and --multilingual
   vocab/*     `wptk vocab`, default and --multilingual
   tokenize/*  `wptk tokenize`, tokens and --ids, default (uncased vocab), --no-lower (cased vocab) and
               --multilingual (multilingual vocab), on an English and a multilingual text
@@ -28,7 +29,9 @@ One line per case (same / DIFFERENT with the first differing file / FAILED with 
 line); the exit status is 1 if any case is not the same.
 """
 import argparse
+import bz2
 import fnmatch
+import gzip
 import json
 import os
 import shlex
@@ -50,8 +53,9 @@ TWO_WORKERS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
 MODULES = ["wptk", "pipelines.create_pretraining_data", "pipelines.word_count"]
 # cases --quick leaves out (fnmatch patterns), to stay near a minute: each worker count and masking, counting
 # and tokens or ids once
-FULL_ONLY = ["pipeline/1-worker/do_whole_word_mask", "pipeline/2-worker/default", "count/multilingual",
-             "tokenize/en/*/ids", "tokenize/multi/*/tokens"]
+FULL_ONLY = ["pipeline/1-worker/do_whole_word_mask", "pipeline/2-worker/default",
+             "pipeline/2-worker/ranges-compressed-gzip", "pipeline/2-worker/multilingual-split_sentences",
+             "count/multilingual", "tokenize/en/*/ids", "tokenize/multi/*/tokens"]
 
 
 class UsageError(Exception):
@@ -67,22 +71,23 @@ def shared_data():
 
 
 def make_inputs(shared, inputs, quick):
-    """Writes the texts the cases read into `inputs` and returns {name: path}; an English text and a multilingual
-    one (files joined with a blank line between them, so each stays a document)."""
-    multi = shared / "corpus" / "multi"
+    """Writes the texts the cases read into `inputs` and returns {name: path}: "en" (English), "multi" (files
+    joined with a blank line between them, so each stays a document) and "packed" (two compressed English files,
+    comma-separated)."""
+    multi, english = shared / "corpus" / "multi", shared / "corpus" / "en"
     if quick:
-        parts = {"multi": [multi / "emacs_tutorial" / f"TUTORIAL.{lang}.txt" for lang in ("ja", "th", "ru")]}
-        english = SAMPLE
+        parts = [multi / "emacs_tutorial" / f"TUTORIAL.{lang}.txt" for lang in ("ja", "th", "ru")]
+        packed = [shared / "golden" / "pretraining" / case / "input.txt" for case in ("austen_wwm", "bible_cased_512")]
     else:
-        parts = {"multi": sorted((multi / "emacs_tutorial").glob("*.txt")) + sorted((multi / "lohelp").glob("*.txt"))
-                 + sorted((multi / "vim_tutor").glob("*.txt"))}
-        english = str(shared / "corpus" / "en" / "austen.txt")
-    paths = {"en": english}
-    for name, files in parts.items():
-        paths[name] = str(inputs / f"{name}.txt")
-        with open(paths[name], "wb") as out:
-            for path in files:
-                out.write(path.read_bytes().rstrip(b"\n") + b"\n\n")
+        parts = [p for name in ("emacs_tutorial", "lohelp", "vim_tutor") for p in sorted((multi / name).glob("*.txt"))]
+        packed = [english / "bible_kjv.txt", english / "python_docs.txt"]
+    paths = {"en": SAMPLE if quick else str(english / "austen.txt"), "multi": str(inputs / "multi.txt"),
+             "packed": f"{inputs / 'packed-a.txt.gz'},{inputs / 'packed-b.txt.bz2'}"}
+    with open(paths["multi"], "wb") as out:
+        for path in parts:
+            out.write(path.read_bytes().rstrip(b"\n") + b"\n\n")
+    for path, source, compress in zip(paths["packed"].split(","), packed, (gzip.compress, bz2.compress)):
+        Path(path).write_bytes(compress(source.read_bytes()))
     return paths
 
 
@@ -102,7 +107,9 @@ def pretraining_cases(shared, text, quick):
     cases += [("cpd/cased", cpd + [f"--input_file={cased}", f"--vocab_file={vocab('cased')}",
                                    "--do_lower_case=False", "--output_file={out}/train.tfrecord"]),
               ("cpd/multilingual", cpd + [f"--input_file={text['multi']}", f"--vocab_file={vocab('multi')}",
-                                          "--multilingual", "--output_file={out}/train.tfrecord"])]
+                                          "--multilingual", "--output_file={out}/train.tfrecord"]),
+              ("cpd/compressed-inputs", cpd + [f"--input_file={text['packed']}", f"--vocab_file={vocab('uncased')}",
+                                               "--output_file={out}/train.tfrecord"])]
     for case in sorted(p for p in (shared / "golden" / "pretraining").iterdir() if p.is_dir()):
         flags = shlex.split((case / "args").read_text())
         cases.append((f"cpd/golden/{case.name}", cpd + flags + [
@@ -113,6 +120,13 @@ def pretraining_cases(shared, text, quick):
     for workers, runner in [(1, ONE_WORKER), (2, TWO_WORKERS)]:
         cases += [(f"pipeline/{workers}-worker/default", job + runner),
                   (f"pipeline/{workers}-worker/do_whole_word_mask", job + runner + ["--do_whole_word_mask"])]
+    mixed = ["pipelines.create_pretraining_data", "--output_dir={out}", "--num_buckets=5", "--quiet"] + TWO_WORKERS
+    cases += [("pipeline/2-worker/ranges-compressed-gzip", mixed + [
+                  f"--input_file={en},{text['packed']}", f"--vocab_file={vocab('uncased')}", "--input_split_mb=1",
+                  "--gzip"]),
+              ("pipeline/2-worker/multilingual-split_sentences", mixed + [
+                  f"--input_file={text['multi']}", f"--vocab_file={vocab('multi')}", "--multilingual",
+                  "--split_sentences", "--dupe_factor=2"])]
     return cases
 
 
@@ -127,7 +141,7 @@ def text_cases(shared, text, quick):
     for lang, extra, size in [("en", [], 2000 if quick else 8000), ("multi", ["--multilingual"], 3000 if quick else 12000)]:
         name = "default" if lang == "en" else "multilingual"
         cases += [(f"count/{name}", ["pipelines.word_count", f"--input_file={text[lang]}", "--output={out}/counts",
-                                     "--runner=FnApiRunner"] + extra),
+                                     "--input_split_mb=1", "--runner=FnApiRunner"] + extra),
                   (f"vocab/{name}", ["wptk", "vocab", f"--input_file={text[lang]}", "--output={out}/vocab.txt",
                                      f"--vocab_size={size}", "--runner=FnApiRunner", "--quiet"] + extra)]
     for mode, flags, vocab in [("default", [], "uncased"), ("no-lower", ["--no-lower"], "cased"),
