@@ -51,11 +51,11 @@ VOLATILE_KEYS = {"seconds", "input_file", "output_dir", "vocab_file", "output", 
 ONE_WORKER = ["--runner=FnApiRunner"]
 TWO_WORKERS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 MODULES = ["wptk", "pipelines.create_pretraining_data", "pipelines.word_count"]
-# cases --quick leaves out (fnmatch patterns), to stay near a minute: each worker count and masking, counting
-# and tokens or ids once
+# cases --quick leaves out (fnmatch patterns), to stay near a minute: each worker count and masking, counting,
+# learning and tokens or ids once (the golden bible_cased_512 is the cased case)
 FULL_ONLY = ["pipeline/1-worker/do_whole_word_mask", "pipeline/2-worker/default",
              "pipeline/2-worker/ranges-compressed-gzip", "pipeline/2-worker/multilingual-split_sentences",
-             "count/multilingual", "tokenize/en/*/ids", "tokenize/multi/*/tokens"]
+             "count/multilingual", "vocab/default", "cpd/cased", "tokenize/en/*/ids", "tokenize/multi/*/tokens"]
 
 
 class UsageError(Exception):
@@ -80,7 +80,7 @@ def make_inputs(shared, inputs, quick):
         packed = [shared / "golden" / "pretraining" / case / "input.txt" for case in ("austen_wwm", "bible_cased_512")]
     else:
         parts = [p for name in ("emacs_tutorial", "lohelp", "vim_tutor") for p in sorted((multi / name).glob("*.txt"))]
-        packed = [english / "bible_kjv.txt", english / "python_docs.txt"]
+        packed = [english / "bible_kjv.txt", shared / "golden" / "pretraining" / "austen_defaults" / "input.txt"]
     paths = {"en": SAMPLE if quick else str(english / "austen.txt"), "multi": str(inputs / "multi.txt"),
              "packed": f"{inputs / 'packed-a.txt.gz'},{inputs / 'packed-b.txt.bz2'}"}
     with open(paths["multi"], "wb") as out:
@@ -155,7 +155,8 @@ def text_cases(shared, text, quick):
 
 
 def tree_env(tree):
-    """The environment of a command run in `tree`: its own code first, also in Beam's worker processes."""
+    """The environment of a command run in `tree`: its own code first, also in Beam's worker processes; no
+    __pycache__ written into the checkouts (the base is often one that must stay untouched)."""
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -175,10 +176,11 @@ def check_tree(tree, label):
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise UsageError(f"--{label} {tree}: cannot import its wptk: {last_line(proc.stderr)}")
-    for module, origin in zip(MODULES, proc.stdout.split()):
+    origins = proc.stdout.splitlines()
+    for module, origin in zip(MODULES, origins):
         if not Path(origin).resolve().is_relative_to(tree):
             raise UsageError(f"--{label} {tree}: {module} is imported from {origin}, not from this checkout")
-    return proc.stdout.split()[0]
+    return origins[0]
 
 
 def last_line(text):
@@ -209,7 +211,7 @@ def stable_fields(value):
 def json_difference(base, head, where=""):
     """(first field that differs or is missing in head, fields only head has) of two JSON values."""
     if not (isinstance(base, dict) and isinstance(head, dict)):
-        return (None if base == head else where or "(top level)"), []
+        return (None if base == head else where.rstrip(".") or "(top level)"), []
     extra = [f"{where}{k}" for k in head if k not in base]
     for key, value in base.items():
         if key not in head:
