@@ -85,7 +85,7 @@ def run(args):
     config = PretrainingConfig(
         max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
         random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
-        short_seq_prob=args.short_seq_prob, do_whole_word_mask=args.do_whole_word_mask)
+        short_seq_prob=args.short_seq_prob, masking="whole_word" if args.do_whole_word_mask else "token")
     config.validate()
     if args.log_examples < 0:
         raise WptkError(f"--log_examples must be >= 0, got {args.log_examples}")

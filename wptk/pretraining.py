@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from wptk._native.instances import InstanceBuilder, encode_records, materialize
+from wptk._native.instances import MASKINGS, SENTENCE_PAIRS, InstanceBuilder, encode_records, materialize
 from wptk._native.pyrandom import CompatRandom
 from wptk import recipe
 from wptk.errors import WptkError
@@ -46,7 +46,8 @@ class PretrainingConfig:
     dupe_factor: int = 10
     masked_lm_prob: float = 0.15
     short_seq_prob: float = 0.1
-    do_whole_word_mask: bool = False
+    masking: str = "token"          # a name of MASKINGS: "whole_word" is the reference's --do_whole_word_mask
+    sentence_pair: str = "nsp"      # a name of SENTENCE_PAIRS: "nsp" is the reference's next-sentence task
 
     def validate(self):
         """Raises WptkError for values the reference would crash on or silently misuse."""
@@ -70,6 +71,9 @@ class PretrainingConfig:
             raise WptkError(f"masked_lm_prob must be in [0, 1], got {self.masked_lm_prob}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise WptkError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+        for field, names in (("masking", MASKINGS), ("sentence_pair", SENTENCE_PAIRS)):
+            if getattr(self, field) not in names:
+                raise WptkError(f"unknown {field} {getattr(self, field)!r}: one of {', '.join(names)}")
 
 
 @dataclasses.dataclass
@@ -268,9 +272,9 @@ def create_instances(docs, vocab_ids, config, rng=None, progress=None):
     builder = InstanceBuilder(
         docs.tokens, docs.sentences, docs.documents, order, rng, max_seq_length=config.max_seq_length,
         short_seq_prob=config.short_seq_prob, masked_lm_prob=config.masked_lm_prob,
-        max_predictions_per_seq=config.max_predictions_per_seq, whole_word_mask=config.do_whole_word_mask,
-        random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id,
-        sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
+        max_predictions_per_seq=config.max_predictions_per_seq, masking=config.masking,
+        sentence_pair=config.sentence_pair, random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword,
+        cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
     builder.reserve(config.dupe_factor * docs.n_sentences)
     for _ in range(config.dupe_factor):
         for start in range(0, docs.n_documents, DOCUMENTS_PER_STEP):
