@@ -108,7 +108,8 @@ def run(args):
         return 0
     decoder = Utf8Decoder(strict=args.errors == "strict")
     show = None if not args.quiet else False
-    summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
+    output_format = "tfrecord_gzip" if args.gzip else "tfrecord"
+    summary = create_pretraining_data(inputs, outputs, tokenizer, config, output_format=output_format,
                                       log_examples=args.log_examples, decoder=decoder, show_progress=show,
                                       log=lambda text: print(text, file=sys.stderr), max_line=max_line)
     decoder.report("wptk create-pretraining-data")
