@@ -846,8 +846,7 @@ def test_reference_flag_spellings(tmp_path, docs):
                                               "--nodo_lower_case", "--do_whole_word_mask", "--gzip",
                                               "--max_seq_length", "32", "--split_sentences", "--nooverwrite",
                                               "--runner=DirectRunner"])
-    assert (args.do_lower_case, config.do_whole_word_mask, args.gzip, config.max_seq_length) == (False, True, True,
-                                                                                                  32)
+    assert (args.do_lower_case, config.masking, args.gzip, config.max_seq_length) == (False, "whole_word", True, 32)
     assert args.split_sentences is True and args.overwrite is False and beam_argv == ["--runner=DirectRunner"]
     defaults, config, _ = cpd.parse_args(["--input_file=x", "--output_dir=y", "--vocab_file=v"])
     assert config == pt.PretrainingConfig() and defaults.do_lower_case and not defaults.gzip

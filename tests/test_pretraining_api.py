@@ -103,7 +103,7 @@ def test_serialize_is_the_feature_arrays_framed(tokenizer):
     docs = pt.documents_from_lines(lines[:12] + [""] + lines[12:], tokenizer)
     vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
     for config in (pt.PretrainingConfig(max_seq_length=12, max_predictions_per_seq=4, dupe_factor=3),
-                   pt.PretrainingConfig(max_seq_length=40, max_predictions_per_seq=9, do_whole_word_mask=True)):
+                   pt.PretrainingConfig(max_seq_length=40, max_predictions_per_seq=9, masking="whole_word")):
         instances = pt.create_instances(docs, vocab_ids, config)
         buffer = bytearray()
         for rows in (instances.order, instances.order[::-3], instances.order[:1], instances.order[:0]):
@@ -143,7 +143,7 @@ def test_the_builder_refuses_a_document_order_that_names_no_document(tokenizer):
         with pytest.raises(ValueError, match="not a document number"):
             InstanceBuilder(docs.tokens, docs.sentences, docs.documents, np.array(order, np.int64),
                             CompatRandom(1), max_seq_length=16, short_seq_prob=0.1, masked_lm_prob=0.15,
-                            max_predictions_per_seq=3, whole_word_mask=False, random_words=vocab_ids.random_words,
+                            max_predictions_per_seq=3, random_words=vocab_ids.random_words,
                             is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id,
                             mask_id=vocab_ids.mask_id)
 
@@ -229,10 +229,32 @@ def test_every_step_refuses_arguments_that_do_not_belong_together(tokenizer):
     }
     for what, bad in bad_vocab_ids.items():
         with pytest.raises(ValueError):
-            pt.create_instances(docs, bad, pt.PretrainingConfig(max_seq_length=24, do_whole_word_mask=True))
+            pt.create_instances(docs, bad, pt.PretrainingConfig(max_seq_length=24, masking="whole_word"))
             pytest.fail(f"create_instances: {what} was accepted")
     for vocab in ({**tokenizer.vocab, "neg": -3}, {**tokenizer.vocab, "huge": 2**40}, {**tokenizer.vocab, "s": "1"}):
         with pytest.raises(ValueError, match="must be integers"):
             pt.VocabIds.from_vocab(vocab)
     # and the arguments that do belong together still work
     assert len(pt.serialize(docs, instances, rows, vocab_ids, config)) > 0
+
+
+def test_unknown_masking_or_sentence_pair_names_are_rejected(tokenizer):
+    """The config names its strategies; an unknown name is a WptkError listing the known ones (before any work),
+    and the kernel refuses it too."""
+    from wptk._native.instances import InstanceBuilder
+    assert pt.MASKINGS == ("token", "whole_word") and pt.SENTENCE_PAIRS == ("nsp",)
+    docs = pt.documents_from_lines(iter(["a b", "", "c d"]), tokenizer)
+    vocab_ids = pt.VocabIds.from_vocab(tokenizer.vocab)
+    for field, message in (("masking", "unknown masking 'span': one of token, whole_word"),
+                           ("sentence_pair", "unknown sentence_pair 'span': one of nsp")):
+        config = pt.PretrainingConfig(**{field: "span"})
+        with pytest.raises(wptk.WptkError, match=message):
+            config.validate()
+        with pytest.raises(wptk.WptkError, match=message):
+            pt.create_instances(docs, vocab_ids, config)
+        with pytest.raises(ValueError, match=message):
+            InstanceBuilder(docs.tokens, docs.sentences, docs.documents, np.arange(2, dtype=np.int64),
+                            CompatRandom(1), max_seq_length=16, short_seq_prob=0.1, masked_lm_prob=0.15,
+                            max_predictions_per_seq=3, random_words=vocab_ids.random_words,
+                            is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id,
+                            mask_id=vocab_ids.mask_id, **{field: "span"})

@@ -216,7 +216,7 @@ def fuzz_pretraining(rng, tmp):
     config = pt.PretrainingConfig(max_seq_length=rng.choice([5, 6, 12, 64, 255, 256, 257, 300]),
                                   max_predictions_per_seq=rng.randint(1, 40), random_seed=rng.randrange(2**32),
                                   dupe_factor=rng.randint(1, 3), masked_lm_prob=rng.random(),
-                                  short_seq_prob=rng.random(), do_whole_word_mask=rng.random() < 0.5)
+                                  short_seq_prob=rng.random(), masking=rng.choice(pt.MASKINGS))
     instances = pt.create_instances(docs, vocab_ids, config)
     rows = np.array([rng.randrange(len(instances)) for _ in range(rng.randint(0, 40))] if len(instances) else [],
                     dtype=np.int64)

@@ -37,7 +37,7 @@ def add_arguments(p):
 
 def run(args):
     from wptk import recipe
-    from wptk.flags import case_flags, pretraining_config, tokenizer_options
+    from wptk.flags import case_flags, is_gzip, output_format, pretraining_config, tokenizer_options
     from wptk.pretraining import create_pretraining_data, estimated_memory, expand_inputs
     from wptk.program import available_memory, setup_warnings
     from wptk.progress import format_bytes
@@ -61,12 +61,12 @@ def run(args):
     require_tokens(tokenizer.vocab, [CLS, SEP, MASK, UNK], args.vocab_file)   # before reading any input
     if args.plan:
         from wptk.plan import plan, plan_text
-        result = plan(inputs, tokenizer, config, gzip=args.gzip, batch_size=args.plan_batch_size)
+        result = plan(inputs, tokenizer, config, gzip=is_gzip(output_format(args)), batch_size=args.plan_batch_size)
         print(json.dumps(result) if args.json else plan_text(result, "wptk create-pretraining-data"))
         return 0
     decoder = Utf8Decoder(strict=args.errors == "strict")
     show = None if not args.quiet else False
-    summary = create_pretraining_data(inputs, outputs, tokenizer, config, gzip=args.gzip,
+    summary = create_pretraining_data(inputs, outputs, tokenizer, config, output_format=output_format(args),
                                       log_examples=args.log_examples, decoder=decoder, show_progress=show,
                                       log=lambda text: print(text, file=sys.stderr), max_line=max_line)
     decoder.report("wptk create-pretraining-data")
@@ -86,6 +86,7 @@ def _outputs(args, inputs):
     """The output files of --output_file, checked before any work: their directories exist, none is a
     directory or an input, none is named twice; a .gz name without --gzip is warned about."""
     from wptk.files import check_outputs
+    from wptk.flags import is_gzip, output_format
     outputs = [p for p in args.output_file.split(",") if p]
     if not outputs:
         raise WptkError("--output_file names no file")
@@ -97,7 +98,7 @@ def _outputs(args, inputs):
             raise WptkError(f"output file is a directory: {path}")
     check_outputs(outputs, inputs + [args.vocab_file], "--output_file")
     for path in outputs:
-        if path.lower().endswith(".gz") and not args.gzip:
+        if path.lower().endswith(".gz") and not is_gzip(output_format(args)):
             warnings.warn(f"--output_file {path} ends in .gz but --gzip is off: its records are not compressed "
                           "(pass --gzip=true to compress them)", UserWarning)
     return outputs

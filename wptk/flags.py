@@ -146,11 +146,21 @@ def add_pretraining_flags(p, output_file=True):
     ref.add_argument("--masked_lm_prob", type=float, default=0.15, help="masked LM probability (default 0.15)")
     ref.add_argument("--short_seq_prob", type=float, default=0.1,
                      help="probability of creating sequences shorter than the maximum length (default 0.1)")
+    from wptk.formats import FORMATS
+    from wptk.pretraining import MASKINGS, SENTENCE_PAIRS
     extra = p.add_argument_group("wptk extras (off by default, so the default output is the reference's)")
+    extra.add_argument("--masking", choices=MASKINGS, default=None,
+                       help="masking strategy: token (the reference's default) or whole_word (what "
+                            "--do_whole_word_mask asks for)")
+    extra.add_argument("--sentence_pair", choices=SENTENCE_PAIRS, default="nsp",
+                       help="the pair objective: nsp, the reference's next-sentence prediction (default)")
     extra.add_argument("--multilingual", action=BoolFlag,
                        help="tokenize in multilingual mode (docs/multilingual.md; --do_lower_case is then ignored)")
+    extra.add_argument("--output_format", choices=list(FORMATS), default=None,
+                       help="record files: tfrecord (default) or tfrecord_gzip (what --gzip asks for)")
     extra.add_argument("--gzip", action=BoolFlag,
-                       help='write GZIP-compressed TFRecords (read with compression_type="GZIP")')
+                       help='write GZIP-compressed TFRecords (read with compression_type="GZIP"): '
+                            "--output_format=tfrecord_gzip")
     extra.add_argument("--errors", choices=("ignore", "strict"), default="ignore",
                        help="invalid UTF-8 in the input: 'ignore' drops the bytes as the reference does and "
                             "reports the count (default); 'strict' stops with the file and line")
@@ -167,15 +177,35 @@ def add_pretraining_flags(p, output_file=True):
 
 
 def pretraining_config(args):
-    """The validated PretrainingConfig of the pretraining flags; WptkError for a value out of range."""
+    """The validated PretrainingConfig of the pretraining flags; WptkError for a value out of range, UsageError
+    for flags that contradict each other."""
     from wptk.pretraining import PretrainingConfig
+    masking = args.masking or ("whole_word" if args.do_whole_word_mask else "token")
+    if args.do_whole_word_mask and masking != "whole_word":
+        raise UsageError(f"--do_whole_word_mask asks for --masking=whole_word, not --masking={masking}: give one")
     config = PretrainingConfig(
         max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
         random_seed=args.random_seed, dupe_factor=args.dupe_factor, masked_lm_prob=args.masked_lm_prob,
-        short_seq_prob=args.short_seq_prob, do_whole_word_mask=args.do_whole_word_mask)
+        short_seq_prob=args.short_seq_prob, masking=masking, sentence_pair=args.sentence_pair)
     config.validate()
+    args.masking, args.output_format = masking, output_format(args)      # as resolved, for summaries
     check_plan_flags(args)
     return config
+
+
+def output_format(args):
+    """The name of the records' format (wptk.formats) from --output_format and --gzip; UsageError when they
+    contradict each other."""
+    name = args.output_format or ("tfrecord_gzip" if args.gzip else "tfrecord")
+    if args.gzip and name != "tfrecord_gzip":
+        raise UsageError(f"--gzip asks for --output_format=tfrecord_gzip, not --output_format={name}: give one")
+    return name
+
+
+def is_gzip(name):
+    """Whether records of the format `name` are GZIP-compressed (for size predictions and name checks)."""
+    from wptk.formats import get
+    return get(name).suffix.endswith(".gz")
 
 
 def tokenizer_options(args):

@@ -20,11 +20,10 @@ import time
 
 import numpy as np
 
-from wptk._native.instances import InstanceBuilder, encode_records, materialize
+from wptk._native.instances import MASKINGS, SENTENCE_PAIRS, InstanceBuilder, materialize
 from wptk._native.pyrandom import CompatRandom
-from wptk import recipe
+from wptk import formats, recipe
 from wptk.errors import WptkError
-from wptk.tfrecord import RecordWriter
 from wptk.files import check_input
 from wptk.progress import Progress
 from wptk.reader import MAX_LINE_BYTES, Utf8Decoder, decompressor, read_lines
@@ -48,7 +47,8 @@ class PretrainingConfig:
     dupe_factor: int = 10
     masked_lm_prob: float = 0.15
     short_seq_prob: float = 0.1
-    do_whole_word_mask: bool = False
+    masking: str = "token"          # a name of MASKINGS: "whole_word" is the reference's --do_whole_word_mask
+    sentence_pair: str = "nsp"      # a name of SENTENCE_PAIRS: "nsp" is the reference's next-sentence task
 
     def validate(self):
         """Raises WptkError for values the reference would crash on or silently misuse."""
@@ -72,6 +72,9 @@ class PretrainingConfig:
             raise WptkError(f"masked_lm_prob must be in [0, 1], got {self.masked_lm_prob}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise WptkError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+        for field, names in (("masking", MASKINGS), ("sentence_pair", SENTENCE_PAIRS)):
+            if getattr(self, field) not in names:
+                raise WptkError(f"unknown {field} {getattr(self, field)!r}: one of {', '.join(names)}")
 
 
 @dataclasses.dataclass
@@ -270,9 +273,9 @@ def create_instances(docs, vocab_ids, config, rng=None, progress=None):
     builder = InstanceBuilder(
         docs.tokens, docs.sentences, docs.documents, order, rng, max_seq_length=config.max_seq_length,
         short_seq_prob=config.short_seq_prob, masked_lm_prob=config.masked_lm_prob,
-        max_predictions_per_seq=config.max_predictions_per_seq, whole_word_mask=config.do_whole_word_mask,
-        random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword, cls_id=vocab_ids.cls_id,
-        sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
+        max_predictions_per_seq=config.max_predictions_per_seq, masking=config.masking,
+        sentence_pair=config.sentence_pair, random_words=vocab_ids.random_words, is_subword=vocab_ids.is_subword,
+        cls_id=vocab_ids.cls_id, sep_id=vocab_ids.sep_id, mask_id=vocab_ids.mask_id)
     builder.reserve(config.dupe_factor * docs.n_sentences)
     for _ in range(config.dupe_factor):
         for start in range(0, docs.n_documents, DOCUMENTS_PER_STEP):
@@ -310,28 +313,41 @@ def serialize(docs, instances, rows, vocab_ids, config, buffer=None):
     `buffer`, writes into it (growing it) and returns a memoryview that is valid until its next use. Checked as
     feature_arrays is."""
     config.validate()
-    return encode_records(docs.tokens, instances.arrays, _rows(rows),
-                          config.max_seq_length, config.max_predictions_per_seq, vocab_ids.cls_id, vocab_ids.sep_id,
-                          vocab_ids.mask_id, buffer)
+    return formats.FORMATS["tfrecord"].encode(docs, instances, _rows(rows), vocab_ids, config, buffer)
 
 
-def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False, progress=None):
-    """Writes all instances in their shuffled order, round-robin over `output_files` as the reference does.
-    Files appear atomically: on any error none of them is left behind."""
-    n_out = len(output_files)
-    writers = []
+def encoded_batches(docs, instances, vocab_ids, config, output_format="tfrecord", n_files=1, progress=None):
+    """(file number, bytes) pairs that make up `n_files` output files of all instances in output_format's
+    encoding (a name of wptk.formats.FORMATS): in their shuffled order, round-robin over the files as the
+    reference writes them, a batch at a time. The bytes are a view valid until the next pair: write them first."""
+    output_format = formats.get(output_format)
+    config.validate()
     buffer = bytearray()
+    for start in range(0, len(instances), INSTANCES_PER_BATCH):
+        rows = instances.order[start:start + INSTANCES_PER_BATCH]
+        for f in range(n_files):
+            subset = rows[(f - start) % n_files::n_files]
+            if len(subset):
+                yield f, output_format.encode(docs, instances, _rows(subset), vocab_ids, config, buffer)
+        if progress is not None:
+            progress.advance(len(rows))
+
+
+def write_instances(docs, instances, output_files, vocab_ids, config, gzip=False, progress=None,
+                    output_format=None):
+    """Writes all instances in their shuffled order, round-robin over `output_files` as the reference does, in
+    `output_format` (a name of wptk.formats.FORMATS; by default "tfrecord", or "tfrecord_gzip" with
+    `gzip=True`). Files appear atomically: on any error none of them is left behind."""
+    if output_format is None:
+        output_format = "tfrecord_gzip" if gzip else "tfrecord"
+    elif gzip:
+        raise ValueError("give output_format or gzip=True, not both")
+    writers = []
     try:
         for path in output_files:
-            writers.append(RecordWriter(path, gzip=gzip))
-        for start in range(0, len(instances), INSTANCES_PER_BATCH):
-            rows = instances.order[start:start + INSTANCES_PER_BATCH]
-            for f in range(n_out):
-                subset = rows[(f - start) % n_out::n_out]
-                if len(subset):
-                    writers[f].write_framed(serialize(docs, instances, subset, vocab_ids, config, buffer))
-            if progress is not None:
-                progress.advance(len(rows))
+            writers.append(formats.FileWriter(path, output_format))
+        for f, data in encoded_batches(docs, instances, vocab_ids, config, output_format, len(writers), progress):
+            writers[f].write(data)
     except BaseException:
         for w in writers:
             w.abort()
@@ -365,8 +381,9 @@ class Summary:
 
 
 def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=False, log_examples=0,
-                            decoder=None, show_progress=None, log=print, max_line=MAX_LINE_BYTES):
-    """The whole job: the reference's main() with wptk's steps. Returns a Summary."""
+                            decoder=None, show_progress=None, log=print, max_line=MAX_LINE_BYTES, output_format=None):
+    """The whole job: the reference's main() with wptk's steps; output files as write_instances writes them.
+    Returns a Summary."""
     config.validate()
     vocab_ids = VocabIds.from_vocab(tokenizer.vocab)
     start = time.perf_counter()
@@ -384,7 +401,7 @@ def create_pretraining_data(input_files, output_files, tokenizer, config, gzip=F
     for row in instances.order[:log_examples]:
         log("*** Example ***\n" + instance_text(docs, instances, row, tokenizer.inv_vocab, vocab_ids, config))
     progress = Progress("writing", total=len(instances), unit="instances", enabled=show_progress)
-    write_instances(docs, instances, output_files, vocab_ids, config, gzip=gzip, progress=progress)
+    write_instances(docs, instances, output_files, vocab_ids, config, gzip, progress, output_format)
     progress.close()
     return Summary(docs.n_documents, docs.n_sentences, len(docs.tokens), len(instances),
                    instances.n_masked_total, instances.n_random_next, instances.n_truncated,

@@ -20,13 +20,27 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 
 
+cdef struct Params
+cdef struct Corpus
+cdef struct Work
+cdef struct Store
+
+# A masking strategy: chooses the masked positions of w.seq[:n] = [CLS] A [SEP] B [SEP] with len(A) = a_len, fills
+# w.pos / w.kind / w.rep sorted by position and returns their count (see MASKINGS).
+ctypedef int (*MaskFn)(MT* rng, const Params* p, Work* w, int n, int a_len) noexcept nogil
+# A sentence-pair objective: the instances of document d of the shuffled list, added to s (see SENTENCE_PAIRS).
+ctypedef int (*PairFn)(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s, int64_t d) noexcept nogil
+
+
 cdef struct Params:
     int max_seq_length
     int max_num_tokens
     int max_pred
     double short_seq_prob
     double masked_lm_prob
-    bint whole_word_mask
+    MaskFn mask                     # the masking strategy, chosen once per builder
+    bint mask_reads_seq             # it reads w.seq (else only n and a_len)
+    PairFn pair_instances           # the sentence-pair objective, chosen once per builder
     int32_t cls_id
     int32_t sep_id
     int32_t mask_id
@@ -83,7 +97,6 @@ cdef struct Corpus:
     const DocSpan* spans            # the shuffled document list: position k holds document order[k]'s sentences,
                                     # read in sequence by a pass and with one load for a random next document
     int64_t n_docs
-    bint plain                      # no token is [CLS] or [SEP]: see mask_sequence
 
 
 # Instance storage: one column per field, `width` bytes per instance; random replacement ids in their own array.
@@ -257,37 +270,53 @@ cdef inline int collect_chosen(Work* w, int n) noexcept nogil:
     return count
 
 
-cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n, int a_len, bint plain) noexcept nogil:
-    """create_masked_lm_predictions on w.seq[:n] = [CLS] A [SEP] B [SEP] with len(A) = a_len; fills w.pos /
-    w.kind / w.rep sorted by position; returns the count. Candidates are all positions but [CLS]/[SEP]; with
-    whole-word masking a candidate is a word (a position plus the '##' pieces after it), and a word that would
-    overshoot the budget is skipped. Without whole-word masking the token ids only matter for finding [CLS] and
-    [SEP]: when the corpus has neither (`plain`, as text never has: brackets are punctuation), the candidates are
-    every position but 0, 1 + a_len and n - 1, and w.seq is not read."""
-    cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict
+cdef inline int predictions(const Params* p, int n) noexcept nogil:
+    """How many of n positions to mask: round(n * masked_lm_prob) (half to even, as Python's round), at least
+    1, at most max_predictions_per_seq."""
+    cdef int k = <int>nearbyint(n * p.masked_lm_prob)
+    return min(max(k, 1), p.max_pred)
+
+
+cdef inline int mask_candidates(MT* rng, const Params* p, Work* w, int n, int n_cand) noexcept nogil:
+    """Shuffles the candidate positions w.group_pos[:n_cand] and masks the first predictions(n) of them."""
+    cdef int k
+    cdef int32_t rep
+    cdef uint8_t kind
+    mt_shuffle(rng, w.group_pos, n_cand)
+    for k in range(min(predictions(p, n), n_cand)):
+        rep = 0
+        kind = choose_replacement(rng, p, &rep)
+        choose(w, w.group_pos[k], kind, rep)
+    return collect_chosen(w, n)
+
+
+cdef int mask_tokens(MT* rng, const Params* p, Work* w, int n, int a_len) noexcept nogil:
+    """The reference's masking: every position but [CLS] and [SEP] is a candidate."""
+    cdef int i, n_cand = 0
+    cdef int32_t t
+    for i in range(n):
+        t = w.seq[i]
+        w.group_pos[n_cand] = i
+        n_cand += (t != p.cls_id) & (t != p.sep_id)
+    return mask_candidates(rng, p, w, n, n_cand)
+
+
+cdef int mask_tokens_plain(MT* rng, const Params* p, Work* w, int n, int a_len) noexcept nogil:
+    """mask_tokens for a corpus without [CLS] or [SEP] tokens (as text never has: brackets are punctuation):
+    the candidates are every position but 0, 1 + a_len and n - 1, and w.seq is not read."""
+    cdef int i, n_cand = 0
+    for i in range(1, n - 1):
+        w.group_pos[n_cand] = i
+        n_cand += i != 1 + a_len
+    return mask_candidates(rng, p, w, n, n_cand)
+
+
+cdef int mask_whole_words(MT* rng, const Params* p, Work* w, int n, int a_len) noexcept nogil:
+    """The reference's whole-word masking: a candidate is a word (a position but [CLS]/[SEP] plus the '##'
+    pieces after it); words are taken in shuffled order, and one that would overshoot the budget is skipped."""
+    cdef int i, g, k, n_groups = 0, n_cand = 0, count = 0, to_predict = predictions(p, n)
     cdef int32_t t, rep
     cdef uint8_t kind
-    to_predict = <int>nearbyint(n * p.masked_lm_prob)   # Python's round(): half to even
-    if to_predict < 1:
-        to_predict = 1
-    if to_predict > p.max_pred:
-        to_predict = p.max_pred
-    if not p.whole_word_mask:       # every candidate is one position: shuffle the positions themselves
-        if plain:
-            for i in range(1, n - 1):
-                w.group_pos[n_cand] = i
-                n_cand += i != 1 + a_len
-        else:
-            for i in range(n):
-                t = w.seq[i]
-                w.group_pos[n_cand] = i
-                n_cand += (t != p.cls_id) & (t != p.sep_id)
-        mt_shuffle(rng, w.group_pos, n_cand)
-        for k in range(min(to_predict, n_cand)):
-            rep = 0
-            kind = choose_replacement(rng, p, &rep)
-            choose(w, w.group_pos[k], kind, rep)
-        return collect_chosen(w, n)
     for i in range(n):
         t = w.seq[i]
         if t == p.cls_id or t == p.sep_id:
@@ -317,6 +346,19 @@ cdef int mask_sequence(MT* rng, const Params* p, Work* w, int n, int a_len, bint
     return collect_chosen(w, n)
 
 
+# The masking strategies by name (PretrainingConfig.masking). `mask` reads w.seq; `mask_plain`, when not NULL,
+# makes the same choices from the same draws without reading it, on a corpus without [CLS] or [SEP] tokens.
+cdef struct Masking:
+    const char* name
+    MaskFn mask
+    MaskFn mask_plain
+
+cdef Masking MASKING_TABLE[2]
+MASKING_TABLE[0] = Masking(b"token", mask_tokens, mask_tokens_plain)
+MASKING_TABLE[1] = Masking(b"whole_word", mask_whole_words, NULL)
+MASKINGS = tuple(MASKING_TABLE[i].name.decode() for i in range(sizeof(MASKING_TABLE) // sizeof(Masking)))
+
+
 cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s, int64_t a_start,
                       int64_t a_len, int64_t b_start, int64_t b_len, bint random_next) noexcept nogil:
     cdef int64_t i
@@ -333,13 +375,13 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
                 b_start += 1
             b_len -= 1
     n = <int>(3 + a_len + b_len)
-    if p.whole_word_mask or not c.plain:
+    if p.mask_reads_seq:
         w.seq[0] = p.cls_id
         copy_tokens(w.seq + 1, c.tokens, a_start, a_len)
         w.seq[1 + a_len] = p.sep_id
         copy_tokens(w.seq + 2 + a_len, c.tokens, b_start, b_len)
         w.seq[n - 1] = p.sep_id
-    count = mask_sequence(rng, p, w, n, <int>a_len, c.plain)
+    count = p.mask(rng, p, w, n, <int>a_len)
     if s.n == s.cap and store_grow(s) < 0:
         return -1
     (<uint32_t*>s.col[C_A_START])[s.n] = <uint32_t>a_start
@@ -368,9 +410,10 @@ cdef int add_instance(MT* rng, const Params* p, const Corpus* c, Work* w, Store*
     return 0
 
 
-cdef int document_instances(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s,
-                            int64_t d) noexcept nogil:
-    """create_instances_from_document for the d-th document of the shuffled list."""
+cdef int nsp_instances(MT* rng, const Params* p, const Corpus* c, Work* w, Store* s, int64_t d) noexcept nogil:
+    """The reference's next-sentence prediction (create_instances_from_document) for the d-th document of the
+    shuffled list: segment B is the rest of the chunk, or with probability 0.5 (always for a one-sentence chunk)
+    text of a random other document."""
     cdef int64_t first = c.spans[d].first, m = c.spans[d].m
     cdef int64_t target = p.max_num_tokens, i = 0, chunk_first = 0, chunk_n = 0, length = 0
     cdef int64_t a_end, a_start, a_stop, b_start, b_len, target_b, r, rfirst, rm, rstart, j
@@ -417,6 +460,24 @@ cdef int document_instances(MT* rng, const Params* p, const Corpus* c, Work* w, 
     return 0
 
 
+# The sentence-pair objectives by name (PretrainingConfig.sentence_pair).
+cdef struct SentencePair:
+    const char* name
+    PairFn instances
+
+cdef SentencePair SENTENCE_PAIR_TABLE[1]
+SENTENCE_PAIR_TABLE[0] = SentencePair(b"nsp", nsp_instances)
+SENTENCE_PAIRS = tuple(SENTENCE_PAIR_TABLE[i].name.decode()
+                       for i in range(sizeof(SENTENCE_PAIR_TABLE) // sizeof(SentencePair)))
+
+
+cdef Py_ssize_t named(str name, names, what) except -1:
+    """The index of `name` in `names` (a table's names); ValueError listing them otherwise."""
+    if name not in names:
+        raise ValueError(f"unknown {what} {name!r}: one of {', '.join(names)}")
+    return names.index(name)
+
+
 cdef bint has_either(Tokens t, int64_t n, int32_t a, int32_t b) noexcept nogil:
     """Whether any of the n token ids is a or b."""
     cdef int64_t i
@@ -461,7 +522,7 @@ cdef class InstanceBuilder:
 
     def __cinit__(self, tokens, const int64_t[::1] sentences, const int64_t[::1] documents,
                   const int64_t[::1] doc_order, CompatRandom rng, *, int max_seq_length, double short_seq_prob,
-                  double masked_lm_prob, int max_predictions_per_seq, bint whole_word_mask,
+                  double masked_lm_prob, int max_predictions_per_seq, str masking="token", str sentence_pair="nsp",
                   const int32_t[::1] random_words, const uint8_t[::1] is_subword, int cls_id, int sep_id,
                   int mask_id):
         cdef int L = max_seq_length, P = max_predictions_per_seq
@@ -477,8 +538,13 @@ cdef class InstanceBuilder:
         check_offsets(documents, sentences.shape[0] - 1, "document", "sentences", True)
         self._keep = (tokens, sentences, random_words, is_subword)    # the memory the pointers below point to
         self.rng = rng
-        self.p = Params(L, L - 3, P, short_seq_prob, masked_lm_prob, whole_word_mask, cls_id, sep_id, mask_id,
-                        &random_words[0], random_words.shape[0], &is_subword[0], is_subword.shape[0])
+        cdef Masking m = MASKING_TABLE[named(masking, MASKINGS, "masking")]
+        cdef PairFn pair = SENTENCE_PAIR_TABLE[named(sentence_pair, SENTENCE_PAIRS, "sentence_pair")].instances
+        cdef bint plain = m.mask_plain != NULL and not has_either(corpus_tokens, tokens.shape[0], cls_id, sep_id)
+        if plain:
+            m.mask = m.mask_plain
+        self.p = Params(L, L - 3, P, short_seq_prob, masked_lm_prob, m.mask, not plain, pair, cls_id, sep_id,
+                        mask_id, &random_words[0], random_words.shape[0], &is_subword[0], is_subword.shape[0])
         cdef int64_t k, n_docs = doc_order.shape[0]
         cdef DocSpan* spans = <DocSpan*>malloc(max(n_docs, 1) * sizeof(DocSpan))
         if spans == NULL:
@@ -489,8 +555,7 @@ cdef class InstanceBuilder:
                 raise ValueError(f"doc_order holds {doc_order[k]}, not a document number (0 to {n_docs - 1})")
             spans[k].first = documents[doc_order[k]]
             spans[k].m = documents[doc_order[k] + 1] - spans[k].first
-        self.c = Corpus(corpus_tokens, &sentences[0], spans, n_docs,
-                        not has_either(corpus_tokens, tokens.shape[0], cls_id, sep_id))
+        self.c = Corpus(corpus_tokens, &sentences[0], spans, n_docs)
         self.w = Work(<int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <int32_t*>malloc(L * sizeof(int32_t)),
                       <int32_t*>malloc(L * sizeof(int32_t)), <uint16_t*>malloc((P + 1) * sizeof(uint16_t)),
@@ -529,7 +594,7 @@ cdef class InstanceBuilder:
             raise IndexError("document range out of bounds")
         with nogil:
             for d in range(start, stop):
-                if document_instances(&self.rng._s, &self.p, &self.c, &self.w, &self.s, d) < 0:
+                if self.p.pair_instances(&self.rng._s, &self.p, &self.c, &self.w, &self.s, d) < 0:
                     rc = -1
                     break
         if rc < 0:

@@ -62,15 +62,16 @@ from wptk.beam.staging import (delete_outputs, existing_outputs, make_staging, p
                                remove_created_dirs, remove_staging)
 from wptk.buckets import bucket_seed
 from wptk.errors import WptkError
-from wptk.flags import (ArgumentParser, BoolFlag, absl_argv, add_pretraining_flags, pretraining_config,
-                        require_output_unless_plan, tokenizer_options)
+from wptk.formats import FORMATS
+from wptk.flags import (ArgumentParser, BoolFlag, absl_argv, add_pretraining_flags, is_gzip, output_format,
+                        pretraining_config, require_output_unless_plan, tokenizer_options)
 from wptk.reader import dropped_bytes_warning
 
 PROG = "python -m pipelines.create_pretraining_data"
 MB = 1 << 20
 AUTO_SPLITS, MIN_AUTO_SPLIT, MAX_AUTO_SPLIT = 64, 1 << 20, 64 << 20   # --input_split_mb=0
 STAGING_PREFIX = ".wptk-shuffle-"
-OUTPUT_PATTERNS = ("train-*-of-*.tfrecord", "train-*-of-*.tfrecord.gz", ".train-*", "summary.json",
+OUTPUT_PATTERNS = (*(f"train-*-of-*{f.suffix}" for f in FORMATS.values()), ".train-*", "summary.json",
                    ".summary.json.tmp-*", STAGING_PREFIX + "*/*")
 
 DESCRIPTION = """\
@@ -208,7 +209,7 @@ def job_settings(args, config, inputs, vocab_bytes, output_dir):
         config=config, num_buckets=args.num_buckets, split_bytes=max(1, split_bytes),
         max_document_bytes=max(1, int(args.max_document_mb * MB)), split_sentences=args.split_sentences,
         strict=args.errors == "strict", vocab_bytes=vocab_bytes, tokenizer_options=tokenizer_options(args),
-        output_dir=output_dir, gzip=args.gzip, staging=FileSystems.join(output_dir, STAGING_PREFIX + uuid.uuid4().hex))
+        output_dir=output_dir, output_format=output_format(args), staging=FileSystems.join(output_dir, STAGING_PREFIX + uuid.uuid4().hex))
 
 
 def run_buckets(args, inputs, settings, runner, options):
@@ -229,7 +230,7 @@ def run_buckets(args, inputs, settings, runner, options):
     counts = job.job_counts(job.collect_bucket_stats(settings.staging, args.num_buckets), metrics)
     if counts["documents"] == 0:
         raise WptkError("the input has no documents: every line is blank or has no tokens")
-    names = [job.output_name(k, args.num_buckets, args.gzip) for k in range(args.num_buckets)]
+    names = [job.output_name(k, args.num_buckets, settings.output_format) for k in range(args.num_buckets)]
     publish([FileSystems.join(settings.staging, n) for n in names],
             [FileSystems.join(settings.output_dir, n) for n in names])
     return counts, metrics
@@ -256,7 +257,7 @@ def write_summary(args, config, inputs, settings, counts, metrics, runner_text):
         "metrics": metrics,
         "input": {"files": len(inputs), "bytes": sum(size for _, size in inputs)},
         "bucket_seeds": [bucket_seed(config.random_seed, k) for k in range(args.num_buckets)],
-        "output_files": [job.output_name(k, args.num_buckets, args.gzip) for k in range(args.num_buckets)],
+        "output_files": [job.output_name(k, args.num_buckets, settings.output_format) for k in range(args.num_buckets)],
         "profile": recipe.figures({**counts, **counts["recipe"]}, config),
         "flags": flags_used(args),
         "runner": runner_text,
@@ -298,7 +299,7 @@ def plan_job(args, inputs, tokenizer, config):
     remote = [path for path, _ in inputs if not is_local(path)]
     if remote:
         raise WptkError(f"--plan reads local files only ({remote[0]}): copy a part of the corpus here to plan")
-    result = plan([path for path, _ in inputs], tokenizer, config, gzip=args.gzip, num_buckets=args.num_buckets,
+    result = plan([path for path, _ in inputs], tokenizer, config, gzip=is_gzip(output_format(args)), num_buckets=args.num_buckets,
                   batch_size=args.plan_batch_size,
                   worker_memory=args.plan_worker_memory_mb * 1e6 if args.plan_worker_memory_mb else None,
                   split_sentences=split_sentences if args.split_sentences else None)
@@ -324,7 +325,8 @@ def local_progress(staging, total_bytes, num_buckets):
 def flags_used(args):
     names = ("input_file", "output_dir", "vocab_file", "do_lower_case", "do_whole_word_mask", "max_seq_length",
              "max_predictions_per_seq", "random_seed", "dupe_factor", "masked_lm_prob", "short_seq_prob", "gzip",
-             "errors", "num_buckets", "split_sentences", "max_document_mb", "input_split_mb", "check_text")
+             "errors", "num_buckets", "split_sentences", "max_document_mb", "input_split_mb", "check_text",
+             "masking", "sentence_pair", "output_format")
     return {name: getattr(args, name) for name in names + ("multilingual",) if hasattr(args, name)}
 
 

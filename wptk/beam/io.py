@@ -1,7 +1,6 @@
 """Files on any Beam filesystem (local, gs://, s3://, hdfs://, ...): matching and checking inputs, opening them
 (compressed ones through wptk.reader's decompressors, which fail on a truncated file), writing atomically."""
 import contextlib
-import gzip as gzip_module
 import os
 import uuid
 
@@ -154,21 +153,20 @@ def writing(path):
         raise WptkError(f"cannot write {path}: {e.strerror or one_line(e)}") from None
 
 
-def write_atomic(path, chunks, gzip=False, shown=None):
-    """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; GZIP
-    exactly as wptk.tfrecord.RecordWriter writes it (level 6, mtime 0, no name), so the bytes do not depend on
-    the filesystem. An error names `shown` (default `path`)."""
+def write_atomic(path, chunks, stream=None, shown=None):
+    """Writes byte chunks to `path` on any Beam filesystem under a temporary name, renamed when complete; through
+    stream(file) if given (an output format's open(): the bytes do not depend on the filesystem). An error names
+    `shown` (default `path`)."""
     with writing(shown or path):
-        _write_atomic(path, chunks, gzip)
+        _write_atomic(path, chunks, stream)
 
 
-def _write_atomic(path, chunks, gzip):
+def _write_atomic(path, chunks, stream):
     directory, name = os.path.split(path) if is_local(path) else path.rsplit("/", 1)
     tmp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
     raw = FileSystems.create(tmp, compression_type=PLAIN)
     try:
-        out = (gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
-               if gzip else raw)
+        out = stream(raw) if stream else raw
         for chunk in chunks:
             out.write(chunk)
         if out is not raw:

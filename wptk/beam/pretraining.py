@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker, UnsplittableRestrictionTracker
 from apache_beam.metrics import Metrics
 
-from wptk import buckets, recipe
+from wptk import buckets, formats, recipe
 from wptk import pretraining as pt
 from wptk.beam.io import PLAIN, CompressedInput, is_compressed, is_local, open_raw, write_atomic, writing
 from wptk.beam import NAMESPACE
@@ -50,7 +50,7 @@ class JobSettings:
     vocab_bytes: bytes
     tokenizer_options: dict
     output_dir: str
-    gzip: bool
+    output_format: str          # a name of wptk.formats.FORMATS
     staging: str
 
 
@@ -210,8 +210,8 @@ def read_spilled(refs):
 # ------------------------------------------------------------------------------------------------- writing
 
 
-def output_name(bucket, num_buckets, gzip):
-    return f"train-{bucket:05d}-of-{num_buckets:05d}.tfrecord" + (".gz" if gzip else "")
+def output_name(bucket, num_buckets, output_format):
+    return f"train-{bucket:05d}-of-{num_buckets:05d}{formats.get(output_format).suffix}"
 
 
 def stats_name(bucket):
@@ -257,13 +257,15 @@ class WriteBucketFn(beam.DoFn):
     def write(self, bucket, docs, instances, config):
         """The bucket's records into the staging directory (the driver moves every bucket into output_dir once
         all are complete); an error names the file the user asked for."""
-        name = output_name(bucket, self.s.num_buckets, self.s.gzip)
+        name = output_name(bucket, self.s.num_buckets, self.s.output_format)
         path, final = FileSystems.join(self.s.staging, name), FileSystems.join(self.s.output_dir, name)
+        instances = instances or _NO_INSTANCES
         if is_local(path):
             with writing(final):
-                pt.write_instances(docs, instances or _NO_INSTANCES, [path], self.vocab_ids, config, gzip=self.s.gzip)
+                pt.write_instances(docs, instances, [path], self.vocab_ids, config, output_format=self.s.output_format)
         else:
-            write_atomic(path, _framed_chunks(docs, instances, self.vocab_ids, config), gzip=self.s.gzip, shown=final)
+            batches = pt.encoded_batches(docs, instances, self.vocab_ids, config, self.s.output_format)
+            write_atomic(path, (data for _, data in batches), formats.get(self.s.output_format).open, shown=final)
 
 
 def bucket_counts(docs, instances, unk_id):
@@ -284,15 +286,6 @@ class _NoInstances:
 
 
 _NO_INSTANCES = _NoInstances()
-
-
-def _framed_chunks(docs, instances, vocab_ids, config):
-    """The bytes write_instances writes into a single output file, in chunks."""
-    if instances is None:
-        return
-    for start in range(0, len(instances), pt.INSTANCES_PER_BATCH):
-        rows = instances.order[start:start + pt.INSTANCES_PER_BATCH]
-        yield pt.serialize(docs, instances, rows, vocab_ids, config)
 
 
 def load_tokenizer(vocab_bytes, options, vocab_name="vocab"):
