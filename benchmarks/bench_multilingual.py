@@ -19,15 +19,11 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import wptk
+from common import REPO_ROOT, cpu_model
 from wptk import chartable
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from common import cpu_model  # noqa: E402
-from oracle import reference_module, reference_tokenizer, shared_data  # noqa: E402
+from wptk.testing import reference_module, reference_tokenizer, shared_data
 
 ZWSP = "\u200b"
 
@@ -181,7 +177,7 @@ def main():
 
     # Thai word boundaries
     from pythainlp.util import Trie as ThaiTrie
-    words = (ROOT / "wptk" / "data" / "words_th.txt").read_text(encoding="utf-8").split("\n")
+    words = (REPO_ROOT / "wptk" / "data" / "words_th.txt").read_text(encoding="utf-8").split("\n")
     trie = ThaiTrie([w for w in words if w])
     thai_lines = [l for l in (multi / "thai" / "emacs_TUTORIAL.th.txt").read_text(encoding="utf-8").split("\n")
                   if any("\u0e00" <= c <= "\u0e7f" for c in l)]

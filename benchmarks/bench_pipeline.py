@@ -71,10 +71,8 @@ import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
-from common import compile_bytecode, cpu_model, version  # noqa: E402
+from common import REPO_ROOT, compile_bytecode, cpu_model, version
+from wptk.testing import shared_data
 
 MB = 1e6
 FLAGS = ["--do_lower_case=True", "--max_seq_length=128", "--max_predictions_per_seq=20", "--random_seed=12345",
@@ -279,7 +277,7 @@ def main(argv=None):
     p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~30-60 s)")
     args = p.parse_args(argv)
 
-    root = oracle.shared_data()
+    root = shared_data()
     if root is None:
         raise SystemExit("bench_pipeline: ../shared/data not found (set WPTK_SHARED_DATA)")
     vocab = root / "vocab" / "bert-base-uncased.vocab.txt"

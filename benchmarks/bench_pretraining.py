@@ -7,7 +7,8 @@ Inputs (built in a temporary directory that is deleted at the end):
          boundary (a blank line), for a fast smoke run.
   16 MB  austen + bible_kjv + the first part of python_docs, one blank line between files (so each file starts a
          new document), cut at the last document boundary at or before 16,000,000 bytes.
-The shared data is ../shared/data beside the repository root, or $WPTK_SHARED_DATA (same lookup as tests/oracle.py).
+The shared data is ../shared/data beside the repository root, or $WPTK_SHARED_DATA (wptk.testing's lookup, as
+the tests find it).
 
 Runs, each a separate child process pinned to ONE core (os.sched_setaffinity in the child before exec, so every
 thread the child starts, TensorFlow's included, inherits the one-core mask):
@@ -50,10 +51,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from common import compile_bytecode, cpu_model, shared_data, version  # noqa: E402
-from wptk.pretraining import PretrainingConfig, estimated_memory  # noqa: E402
+from common import REPO_ROOT, compile_bytecode, cpu_model, version
+from wptk.pretraining import PretrainingConfig, estimated_memory
+from wptk.testing import shared_data
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
 TARGET_16MB = 16 * 1000 * 1000
 QUICK_BYTES = 1000 * 1000

@@ -49,10 +49,8 @@ import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-import oracle  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
 from common import OtherCpu, cpu_model  # noqa: E402
+from wptk import testing  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
 
 CORPORA = ["austen.txt", "bible_kjv.txt", "python_docs.txt"]
 LOWER = {"uncased": True, "cased": False, "multi_cased": False, "chinese": True}
@@ -102,11 +100,11 @@ def configure_tensorflow():
 
 
 def resolve_vocab(name):
-    if name in oracle.VOCABS:
-        root = oracle.shared_data()
+    if name in testing.VOCABS:
+        root = testing.shared_data()
         if root is None:
             sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
-        return oracle.vocab_path(name), LOWER[name]
+        return testing.vocab_path(name), LOWER[name]
     path = Path(name)
     return path, "uncased" in path.name or "chinese" in path.name
 
@@ -226,7 +224,7 @@ def batches(lines, size):
 
 def bench_reference(table, vocab, lower, lines, repeats):
     try:
-        module = oracle.reference_module()
+        module = testing.reference_module()
     except ImportError:
         table.add("reference", "reference bert.tokenization .tokenize", note=BENCH_EXTRA)
         return None
@@ -380,7 +378,7 @@ def bench_wptk_threads(table, make, lines, batch, repeats, min_time):
 
 def check_exactness(lines, ref_tokens, wptk_tokens, parts, vocab, show):
     """Counts lines whose wptk tokens / ids differ from the reference's; prints the first few."""
-    line_ids = oracle.vocab_line_ids(vocab)
+    line_ids = testing.vocab_line_ids(vocab)
     bad_tokens, bad_ids, shown = 0, 0, 0
     row = 0
     for ids, splits in parts:
@@ -413,7 +411,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=4, help="MB (10^6 UTF-8 bytes) of English text (default 4)")
     ap.add_argument("--vocab", default="uncased",
-                    help="shared vocab name (%s) or a vocab file path (default uncased)" % ", ".join(oracle.VOCABS))
+                    help="shared vocab name (%s) or a vocab file path (default uncased)" % ", ".join(testing.VOCABS))
     ap.add_argument("--do-lower-case", action=argparse.BooleanOptionalAction, default=None,
                     help="default: True for uncased/chinese, False for cased vocabs")
     ap.add_argument("--batch", type=int, default=10000, help="lines per batch for the batch APIs (default 10000)")
@@ -444,7 +442,7 @@ def main(argv=None):
 
     tf = configure_tensorflow()  # before anything starts TensorFlow's runtime (bert.tokenization imports it)
 
-    root = oracle.shared_data()
+    root = testing.shared_data()
     if root is None:
         sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
     vocab, lower = resolve_vocab(args.vocab)

@@ -1,18 +1,15 @@
-"""Helpers shared by the benchmark scripts (run them as `python benchmarks/NAME.py` from the repository root)."""
+"""Helpers shared by the benchmark scripts only (run them as `python benchmarks/NAME.py` from the repository root);
+those shared with the tests (the shared data, the reference) are in wptk.testing."""
 import compileall
 import os
 import platform
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from oracle import shared_data  # noqa: E402  (the shared data, found as the tests find it)
+__all__ = ["REPO_ROOT", "OtherCpu", "compile_bytecode", "cpu_model", "version"]
 
-__all__ = ["OtherCpu", "compile_bytecode", "cpu_model", "shared_data", "version"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]     # the benchmarks' checkout
 
 
 def cpu_model():

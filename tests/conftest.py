@@ -1,17 +1,12 @@
-"""Shared pytest set-up: the tests' helper modules on sys.path, and no silent skips in CI.
+"""Shared pytest set-up: no silent skips in CI (the tests' helpers are in wptk.testing).
 
 When the environment variable CI is set (`.ci/run` runs with CI=true), a skipped test or module fails the run with
 its skip reason: a missing package or missing shared data there means a feature went untested, not a test that does
 not apply. A skip that is right even in CI must say so with `@pytest.mark.allowed_skip(reason=...)`.
 """
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-# tests import their helpers (oracle.py) by module name
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_configure(config):
@@ -38,3 +33,4 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip_in_ci(outcome.get_result(), False)     # a whole module skipped (importorskip at import time)
+

@@ -24,9 +24,6 @@ pytest.importorskip("regex", reason="the pipeline needs the regex package (pip i
 from apache_beam.io.filesystem import FileMetadata  # noqa: E402
 from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 
-from oracle import REPO_ROOT  # noqa: E402
-from test_cli_tokenize import limit_file_size  # noqa: E402
-from tf_reading import read_pretraining_records  # noqa: E402
 from wptk import reader  # noqa: E402
 from wptk.buckets import (bucket_lines, bucket_of, bucket_seed, document_digest, pack_documents,  # noqa: E402
                           unpack_documents)
@@ -37,6 +34,7 @@ from wptk.beam import pretraining as transforms  # noqa: E402
 from wptk.beam import workers  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
 from wptk.reader import Utf8Decoder  # noqa: E402
+from wptk.testing import REPO_ROOT, limit_file_size, read_pretraining_records  # noqa: E402
 
 SAMPLE = REPO_ROOT / "wptk" / "data" / "sample.txt"
 VOCAB = REPO_ROOT / "wptk" / "data" / "sample_vocab.txt"

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle import REPO_ROOT, require_shared
-from tf_reading import read_pretraining_records
+from wptk.testing import REPO_ROOT, read_pretraining_records, require_shared
 
 tf = pytest.importorskip("tensorflow")
 wtf = pytest.importorskip("wptk.tf")

@@ -19,7 +19,7 @@ pytest.importorskip("apache_beam", reason="wptk vocab counts words with Apache B
 import numpy as np  # noqa: E402
 
 import wptk  # noqa: E402
-from oracle import REPO_ROOT, shared_data  # noqa: E402
+from wptk.testing import REPO_ROOT, shared_data  # noqa: E402
 from wptk.beam import word_count as wc  # noqa: E402
 from wptk import cli  # noqa: E402
 from wptk.errors import WptkError  # noqa: E402
@@ -421,7 +421,7 @@ def test_a_line_over_the_limit_is_an_error_in_counting(capsys, tmp_path):
 
 
 def test_vocab_feeds_create_pretraining_data(learned, tmp_path):
-    from tf_reading import read_pretraining_records
+    from wptk.testing import read_pretraining_records
     with warnings.catch_warnings():
         warnings.simplefilter("error")                    # e.g. a case-mismatch warning
         tokenizer = wptk.FullTokenizer(str(learned), do_lower_case=True)
