@@ -34,3 +34,27 @@ def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip_in_ci(outcome.get_result(), False)     # a whole module skipped (importorskip at import time)
 
+
+# The Beam pipeline's tests (test_beam_*.py) share a corpus and one reference run; wptk.beam.testing is imported
+# only when one of them asks, so the rest of the suite runs without Beam.
+
+@pytest.fixture(scope="module")
+def docs():
+    from wptk.beam.testing import make_documents
+    return make_documents()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, docs):
+    from wptk.beam.testing import corpus_text
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_bytes(corpus_text(docs).encode("utf-8"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, corpus):
+    """The reference run: one input file read in ~2 KB ranges (many splits), in-process FnApiRunner."""
+    from wptk.beam.testing import outputs, run
+    summary, directory = run(tmp_path_factory.mktemp("base"), corpus, "out", "--input_split_mb=0.002")
+    return summary, directory, outputs(directory)
