@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO_ROOT, cpu_model, shared_data
+from common import REPO_ROOT, cpu_model
+from wptk.testing import shared_data
 
 PROFILE_CHILD = """
 import sys, time

@@ -19,15 +19,11 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import wptk
+from common import REPO_ROOT, cpu_model
 from wptk import chartable
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from common import cpu_model  # noqa: E402
-from oracle import reference_module, reference_tokenizer, shared_data  # noqa: E402
+from wptk.testing import reference_module, reference_tokenizer, shared_data
 
 ZWSP = "\u200b"
 
@@ -135,30 +131,9 @@ def warm_passes(tok, run, repeats):
     return first_passes(lambda: tok, run, repeats)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference-mb", type=float, default=2.0,
-                        help="MB of the corpus timed, by every tokenizer (default 2; the reference is slow)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed first passes per tokenizer (default 3)")
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):   # before TensorFlow (the reference) starts threads: they inherit it
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    warnings.simplefilter("ignore")
-    data = shared_data()
-    if data is None:
-        sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
-    multi = data / "corpus" / "multi"
-    vocab = str(data / "vocab" / "bert-base-multilingual-cased.vocab.txt")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, pinned to one core")
-    print(f"command: {' '.join(sys.argv)}")
-
-    ml = wptk.FullTokenizer(vocab, multilingual=True)
-    cased = wptk.FullTokenizer(vocab, do_lower_case=False)
-    ref = reference_tokenizer(vocab, False)
-    checks = []
-
-    # never worse, per UDHR language
-    worse, rows, tot = [], udhr_samples(multi), [0, 0, 0, 0]
+def check_unk_shares(ref, ml, rows):
+    """Never worse: per UDHR language, the [UNK] share of word characters, reference cased against multilingual."""
+    worse, tot = [], [0, 0, 0, 0]
     per_script = {}
     for code, name, text in rows:
         ru, rt = unk_share_reference(ref, text)
@@ -177,11 +152,13 @@ def main():
             print(f"  {script}: reference {a[0] / max(a[1], 1):.1%}, multilingual {a[2] / max(a[3], 1):.1%}")
     for code, r, m in worse[:10]:
         print(f"  WORSE {code}: reference {r:.2%}, multilingual {m:.2%}")
-    checks.append(("never worse: languages where multilingual has a larger [UNK] share", len(worse), len(worse) == 0))
+    return [("never worse: languages where multilingual has a larger [UNK] share", len(worse), len(worse) == 0)]
 
-    # Thai word boundaries
+
+def check_thai_words(multi, ml, cased):
+    """Thai word boundaries: where tokens start against newmm's word starts, on the Thai tutorial."""
     from pythainlp.util import Trie as ThaiTrie
-    words = (ROOT / "wptk" / "data" / "words_th.txt").read_text(encoding="utf-8").split("\n")
+    words = (REPO_ROOT / "wptk" / "data" / "words_th.txt").read_text(encoding="utf-8").split("\n")
     trie = ThaiTrie([w for w in words if w])
     thai_lines = [l for l in (multi / "thai" / "emacs_TUTORIAL.th.txt").read_text(encoding="utf-8").split("\n")
                   if any("\u0e00" <= c <= "\u0e7f" for c in l)]
@@ -195,17 +172,21 @@ def main():
     for name, (hit, n_ours, n_gold) in sums.items():
         print(f"  {name}: precision {hit / max(n_ours, 1):.3f}, recall {hit / max(n_gold, 1):.3f}")
     hit, n_ours, n_gold = sums["multilingual"]
-    checks.append(("Thai precision >= 0.95", round(hit / max(n_ours, 1), 3), hit / max(n_ours, 1) >= 0.95))
-    checks.append(("Thai recall >= 0.95", round(hit / max(n_gold, 1), 3), hit / max(n_gold, 1) >= 0.95))
+    return [("Thai precision >= 0.95", round(hit / max(n_ours, 1), 3), hit / max(n_ours, 1) >= 0.95),
+            ("Thai recall >= 0.95", round(hit / max(n_gold, 1), 3), hit / max(n_gold, 1) >= 0.95)]
 
-    # lossless
+
+def check_lossless(multi, rows, ml, cased):
+    """Lossless: non-whitespace characters that no token's span covers, in the corpora and the UDHR samples."""
     lines = read_lines(corpus_files(multi)) + [text for _, _, text in rows]
     missing_ml, missing_ref = uncovered(ml, lines), uncovered(cased, lines)
     print(f"\nnon-whitespace characters covered by no token ({sum(map(len, lines)):,} characters): "
           f"reference cased {missing_ref:,}, multilingual {missing_ml:,}")
-    checks.append(("lossless: characters dropped without trace", missing_ml, missing_ml == 0))
+    return [("lossless: characters dropped without trace", missing_ml, missing_ml == 0)]
 
-    # speed: the same text for every tokenizer, first passes of fresh instances
+
+def check_speed(multi, vocab, args):
+    """Speed: the same text for every tokenizer, first passes of fresh instances."""
     sample, size = [], 0.0
     for line in read_lines(corpus_files(multi)):
         if size >= args.reference_mb:
@@ -228,9 +209,35 @@ def main():
         print(f"  {name}: {size / best:.2f} / {size / median:.2f} MB/s")
     print(f"  (not a headline: wptk multilingual, warm cache, later passes over the same lines: "
           f"{size / w_ml[0]:.1f} / {size / w_ml[1]:.1f} MB/s)")
-    checks.append(("multilingual / reference cased >= 50x", round(ml_mbs / ref_mbs, 1), ml_mbs / ref_mbs >= 50))
-    checks.append(("multilingual / wptk cased >= 0.5x", round(ml_mbs / cased_mbs, 2), ml_mbs / cased_mbs >= 0.5))
+    return [("multilingual / reference cased >= 50x", round(ml_mbs / ref_mbs, 1), ml_mbs / ref_mbs >= 50),
+            ("multilingual / wptk cased >= 0.5x", round(ml_mbs / cased_mbs, 2), ml_mbs / cased_mbs >= 0.5)]
 
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reference-mb", type=float, default=2.0,
+                        help="MB of the corpus timed, by every tokenizer (default 2; the reference is slow)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed first passes per tokenizer (default 3)")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):   # before TensorFlow (the reference) starts threads: they inherit it
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    warnings.simplefilter("ignore")
+    data = shared_data()
+    if data is None:
+        sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
+    multi = data / "corpus" / "multi"
+    vocab = str(data / "vocab" / "bert-base-multilingual-cased.vocab.txt")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, pinned to one core")
+    print(f"command: {' '.join(sys.argv)}")
+
+    ml = wptk.FullTokenizer(vocab, multilingual=True)
+    cased = wptk.FullTokenizer(vocab, do_lower_case=False)
+    ref = reference_tokenizer(vocab, False)
+    rows = udhr_samples(multi)
+    checks = check_unk_shares(ref, ml, rows)
+    checks += check_thai_words(multi, ml, cased)
+    checks += check_lossless(multi, rows, ml, cased)
+    checks += check_speed(multi, vocab, args)
     print("\ngoals:")
     for name, value, ok in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {value}")

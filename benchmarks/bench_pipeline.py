@@ -71,19 +71,16 @@ import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
-from common import compile_bytecode, cpu_model, version  # noqa: E402
+from common import REPO_ROOT, compile_bytecode, cpu_model, version
+from pipeline_goals import ENGINES, TINY_MB, fixed_label, pipeline_label, print_goals
+from wptk.testing import shared_data
 
 MB = 1e6
 FLAGS = ["--do_lower_case=True", "--max_seq_length=128", "--max_predictions_per_seq=20", "--random_seed=12345",
          "--dupe_factor=10", "--masked_lm_prob=0.15", "--short_seq_prob=0.1"]
 CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1",
              "PYTHONPATH": str(REPO_ROOT)}
-GOAL_SCALING, GOAL_RSS, GOAL_VS_WPTK, GOAL_VS_REF = 1.8, 1.10, 0.5, 50.0
 REFERENCE_MB = 4
-TINY_MB = 0.05          # the input of the fixed-cost runs
 
 
 # ---------------------------------------------------------------------------------------------- machine & data
@@ -213,7 +210,7 @@ def digest_dir(directory):
     return h.hexdigest()
 
 
-ENGINES = {"processes": "multi_processing", "threads": "multi_threading"}
+
 
 
 def pipeline_cmd(inp, out, vocab, workers, buckets, engine):
@@ -225,14 +222,6 @@ def pipeline_cmd(inp, out, vocab, workers, buckets, engine):
 def cli_cmd(inp, vocab, out):
     return [sys.executable, "-m", "wptk", "create-pretraining-data", f"--input_file={inp}", f"--output_file={out}",
             f"--vocab_file={vocab}", *FLAGS, "--quiet"]
-
-
-def pipeline_label(engine, size, workers, buckets):
-    return f"pipeline {engine} {size:g}MB {workers}w {buckets} buckets"
-
-
-def fixed_label(engine, workers, buckets):
-    return f"fixed cost {engine} {workers}w {buckets} buckets ({TINY_MB:g} MB input)"
 
 
 def run_concurrently(cmds, log_dir):
@@ -268,7 +257,7 @@ def show_cmd(cmd, work):
 # ---------------------------------------------------------------------------------------------- main
 
 
-def main(argv=None):
+def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=float, nargs="+", default=[20, 80], help="input sizes in MB (default 20 80)")
     p.add_argument("--bucket-mb", type=float, default=1.25, help="input MB per bucket (default 1.25)")
@@ -277,14 +266,10 @@ def main(argv=None):
     p.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["processes"],
                    help="local FnApiRunner engines to measure (default: processes, the way remote workers run)")
     p.add_argument("--skip-reference", action="store_true", help="do not run the reference (~30-60 s)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    root = oracle.shared_data()
-    if root is None:
-        raise SystemExit("bench_pipeline: ../shared/data not found (set WPTK_SHARED_DATA)")
-    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
-    base = args.workdir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-    work = Path(tempfile.mkdtemp(prefix="wptk-bench-pipeline-", dir=base))
+
+def print_header(work):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"machine: {cpu_model()}, {cores} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}; "
@@ -295,235 +280,148 @@ def main(argv=None):
     print(f"command: {' '.join(shlex.quote(a) for a in [sys.executable.rsplit('/', 1)[-1]] + sys.argv)}")
     print(f"workdir: {work} (inputs and outputs){' - tmpfs' if str(work).startswith('/dev/shm') else ''}")
     print(compile_bytecode())
-    sizes = sorted(args.sizes)
-    failures, rows, input_mb = [], {}, {}
-    try:
-        inputs = {}
-        for size in sizes:
-            inputs[size] = build_corpus(root / "corpus" / "en", size * MB, work / f"corpus_{size:g}mb.txt")
-            input_mb[size] = inputs[size].stat().st_size / MB
-        print("inputs: " + ", ".join(f"{inputs[s].name} {input_mb[s]:.1f} MB" for s in sizes))
-        print()
 
-        big = sizes[-1]
-        buckets_of = {s: max(1, round(input_mb[s] / args.bucket_mb)) for s in sizes}
-        half_a, half_b = work / "half_a.txt", work / "half_b.txt"
-        split_in_two(inputs[big], half_a, half_b)
-        # (label, command, input MB, output dir or None, monitor, core to pin to or None); each round runs them all
-        jobs = []
-        core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
-        for engine in args.engines:
-            for size in sizes:
-                for workers in (1, 2):
-                    out = work / f"out_{engine}_{size:g}_{workers}"
-                    jobs.append((pipeline_label(engine, size, workers, buckets_of[size]),
-                                 pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size], engine),
-                                 input_mb[size], out, True, None))
-        # Fixed cost: the 2-worker job on a tiny input, with each size's bucket count (start-up, worker start and
-        # stop, writing the bucket files, the summary); and wptk's on it (start-up, vocab).
-        tiny = build_corpus(root / "corpus" / "en", TINY_MB * MB, work / "corpus_tiny.txt")
-        for engine in args.engines:
-            for buckets in sorted({buckets_of[s] for s in sizes}):
-                out = work / f"out_{engine}_tiny_{buckets}"
-                jobs.append((fixed_label(engine, 2, buckets), pipeline_cmd(tiny, out, vocab, 2, buckets, engine),
-                             TINY_MB, out, False, None))
-        cli = functools.partial(cli_cmd, vocab=vocab, out=work / "wptk.tfrecord")
+
+def build_jobs(args, root, work, vocab, inputs, input_mb, buckets_of, core):
+    """[(label, command, input MB, output dir or None, monitor, core to pin to or None)]: each round runs them all.
+    Also returns the reference's sampling step (None without it)."""
+    sizes, jobs, step = sorted(inputs), [], None
+    for engine in args.engines:
         for size in sizes:
-            jobs.append((f"wptk {size:g}MB", cli(inputs[size]), input_mb[size], None, False, core))
-        jobs.append(("wptk tiny", cli(tiny), TINY_MB, None, False, core))
-        if not args.skip_reference:
-            sample, step = sample_corpus(root / "corpus" / "en", REFERENCE_MB * MB, work / "corpus_sample.txt")
-            jobs.append(("reference", [sys.executable, "-m", "bert.create_pretraining_data", f"--input_file={sample}",
-                                       f"--output_file={work / 'wptk.tfrecord'}", f"--vocab_file={vocab}", *FLAGS],
-                         sample.stat().st_size / MB, None, False, core))
-        # Control: two independent single-process jobs at once, each on half of the largest input, against one on
-        # all of it: how far this machine itself scales from one process to two on this work.
-        pair = [cli_cmd(half, vocab, work / (half.stem + ".tfrecord")) for half in (half_a, half_b)]
-        digests = {}
-        for round_ in range(args.repeats):
-            print(f"round {round_ + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})", flush=True)
-            for label, cmd, mb, out, monitor, pin in jobs:
-                if out is not None:
-                    shutil.rmtree(out, ignore_errors=True)
-                wall, cpu, code, memory, log = run_measured(cmd, work / "run.log", monitor, pin)
-                if code != 0:
-                    print(f"{label}: FAILED (exit {code})\n  {show_cmd(cmd, work)}\n" + log[-3000:])
-                    failures.append(f"{label} failed")
-                    continue
-                if out is not None:
-                    digests.setdefault(label, set()).add(digest_dir(out))
-                    shutil.rmtree(out, ignore_errors=True)
-                (work / "wptk.tfrecord").unlink(missing_ok=True)
-                job = re.search(r" in ([\d.]+) s on ", log)
-                row = rows.setdefault(label, {"wall": float("inf"), "mb": mb, "cmd": cmd, "walls": [],
-                                              "memory": {"driver": 0, "workers": []}})
-                row["walls"].append(wall)
-                if wall < row["wall"]:
-                    row.update(wall=wall, cpu=cpu, job=float(job.group(1)) if job else None)
-                row["memory"]["driver"] = max(row["memory"]["driver"], memory["driver"])
-                if sum(memory["workers"]) > sum(row["memory"]["workers"]):
-                    row["memory"]["workers"] = memory["workers"]
-            seconds = run_concurrently(pair, work)
-            for f in work.glob("half_*.tfrecord"):
-                f.unlink()
-            if seconds:
-                row = rows.setdefault("wptk pair", {"wall": float("inf"), "mb": input_mb[big], "walls": []})
-                row["walls"].append(seconds)
-                row["wall"] = min(row["wall"], seconds)
-        print()
-        for label, cmd, mb, out, monitor, pin in jobs:
-            row = rows.get(label)
-            if not row:
-                continue
-            if len(digests.get(label, ())) > 1:
-                print(f"{label}: outputs of the {args.repeats} runs DIFFER")
-                failures.append(f"{label} not reproducible")
-            row["digest"] = next(iter(digests[label])) if len(digests.get(label, ())) == 1 else None
-            workers = row["memory"]["workers"]
-            memory_text = (f", peak RSS workers {' / '.join(f'{w / 2**20:.0f}' for w in workers)} MiB, driver "
-                           f"{row['memory']['driver'] / 2**20:.0f} MiB" if workers else
-                           f", peak RSS {row['memory']['driver'] / 2**20:.0f} MiB")
-            job_text = f" (job {row['job']:.1f} s)" if row.get("job") else ""
-            print(f"{label}: {row['wall']:.1f} s{job_text}, {mb / row['wall']:.2f} MB/s end to end, "
-                  f"cpu {row['cpu']:.1f} s{memory_text}; all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
-            print(f"  {show_cmd(cmd, work)}")
-        if "wptk pair" in rows:
-            row = rows["wptk pair"]
-            print(f"control: 2 x wptk create-pretraining-data at once on the halves of {big:g}MB: {row['wall']:.1f} s; "
-                  f"all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
-        if "reference" in rows:
-            print(f"(reference: on a {rows['reference']['mb']:.1f} MB sample of the corpus, every {step}th document "
-                  f"of the three texts, so the same mix)")
-        if core is not None:
-            print(f"(wptk create-pretraining-data and the reference: pinned to core {core})")
+            for workers in (1, 2):
+                out = work / f"out_{engine}_{size:g}_{workers}"
+                jobs.append((pipeline_label(engine, size, workers, buckets_of[size]),
+                             pipeline_cmd(inputs[size], out, vocab, workers, buckets_of[size], engine),
+                             input_mb[size], out, True, None))
+    # Fixed cost: the 2-worker job on a tiny input, with each size's bucket count (start-up, worker start and
+    # stop, writing the bucket files, the summary); and wptk's on it (start-up, vocab).
+    tiny = build_corpus(root / "corpus" / "en", TINY_MB * MB, work / "corpus_tiny.txt")
+    for engine in args.engines:
+        for buckets in sorted({buckets_of[s] for s in sizes}):
+            out = work / f"out_{engine}_tiny_{buckets}"
+            jobs.append((fixed_label(engine, 2, buckets), pipeline_cmd(tiny, out, vocab, 2, buckets, engine),
+                         TINY_MB, out, False, None))
+    cli = functools.partial(cli_cmd, vocab=vocab, out=work / "wptk.tfrecord")
+    for size in sizes:
+        jobs.append((f"wptk {size:g}MB", cli(inputs[size]), input_mb[size], None, False, core))
+    jobs.append(("wptk tiny", cli(tiny), TINY_MB, None, False, core))
+    if not args.skip_reference:
+        sample, step = sample_corpus(root / "corpus" / "en", REFERENCE_MB * MB, work / "corpus_sample.txt")
+        jobs.append(("reference", [sys.executable, "-m", "bert.create_pretraining_data", f"--input_file={sample}",
+                                   f"--output_file={work / 'wptk.tfrecord'}", f"--vocab_file={vocab}", *FLAGS],
+                     sample.stat().st_size / MB, None, False, core))
+    return jobs, step
+
+
+def run_round(jobs, work, rows, digests, failures):
+    """Runs every job once, keeping in `rows` each label's least wall time (with its cpu and job seconds), all wall
+    times and the largest memory, and in `digests` the digests of its output directories."""
+    for label, cmd, mb, out, monitor, pin in jobs:
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        wall, cpu, code, memory, log = run_measured(cmd, work / "run.log", monitor, pin)
+        if code != 0:
+            print(f"{label}: FAILED (exit {code})\n  {show_cmd(cmd, work)}\n" + log[-3000:])
+            failures.append(f"{label} failed")
+            continue
+        if out is not None:
+            digests.setdefault(label, set()).add(digest_dir(out))
+            shutil.rmtree(out, ignore_errors=True)
+        (work / "wptk.tfrecord").unlink(missing_ok=True)
+        job = re.search(r" in ([\d.]+) s on ", log)
+        row = rows.setdefault(label, {"wall": float("inf"), "mb": mb, "cmd": cmd, "walls": [],
+                                      "memory": {"driver": 0, "workers": []}})
+        row["walls"].append(wall)
+        if wall < row["wall"]:
+            row.update(wall=wall, cpu=cpu, job=float(job.group(1)) if job else None)
+        row["memory"]["driver"] = max(row["memory"]["driver"], memory["driver"])
+        if sum(memory["workers"]) > sum(row["memory"]["workers"]):
+            row["memory"]["workers"] = memory["workers"]
+
+
+def run_control_pair(pair, work, rows, big_mb):
+    """Control: two independent single-process jobs at once, each on half of the largest input, against one on
+    all of it: how far this machine itself scales from one process to two on this work."""
+    seconds = run_concurrently(pair, work)
+    for f in work.glob("half_*.tfrecord"):
+        f.unlink()
+    if seconds:
+        row = rows.setdefault("wptk pair", {"wall": float("inf"), "mb": big_mb, "walls": []})
+        row["walls"].append(seconds)
+        row["wall"] = min(row["wall"], seconds)
+
+
+def print_runs(jobs, rows, digests, repeats, work, failures):
+    """One line per job: least wall time, throughput, cpu, memory, all wall times; and its command."""
+    for label, cmd, mb, out, monitor, pin in jobs:
+        row = rows.get(label)
+        if not row:
+            continue
+        if len(digests.get(label, ())) > 1:
+            print(f"{label}: outputs of the {repeats} runs DIFFER")
+            failures.append(f"{label} not reproducible")
+        row["digest"] = next(iter(digests[label])) if len(digests.get(label, ())) == 1 else None
+        workers = row["memory"]["workers"]
+        memory_text = (f", peak RSS workers {' / '.join(f'{w / 2**20:.0f}' for w in workers)} MiB, driver "
+                       f"{row['memory']['driver'] / 2**20:.0f} MiB" if workers else
+                       f", peak RSS {row['memory']['driver'] / 2**20:.0f} MiB")
+        job_text = f" (job {row['job']:.1f} s)" if row.get("job") else ""
+        print(f"{label}: {row['wall']:.1f} s{job_text}, {mb / row['wall']:.2f} MB/s end to end, "
+              f"cpu {row['cpu']:.1f} s{memory_text}; all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
+        print(f"  {show_cmd(cmd, work)}")
+
+
+def measure(args, root, work, vocab, failures):
+    """Builds the inputs, runs every job --repeats times and prints the runs; returns (rows, input MB by size,
+    buckets by size)."""
+    sizes = sorted(args.sizes)
+    rows, input_mb, inputs = {}, {}, {}
+    for size in sizes:
+        inputs[size] = build_corpus(root / "corpus" / "en", size * MB, work / f"corpus_{size:g}mb.txt")
+        input_mb[size] = inputs[size].stat().st_size / MB
+    print("inputs: " + ", ".join(f"{inputs[s].name} {input_mb[s]:.1f} MB" for s in sizes))
+    print()
+    big = sizes[-1]
+    buckets_of = {s: max(1, round(input_mb[s] / args.bucket_mb)) for s in sizes}
+    half_a, half_b = work / "half_a.txt", work / "half_b.txt"
+    split_in_two(inputs[big], half_a, half_b)
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+    jobs, step = build_jobs(args, root, work, vocab, inputs, input_mb, buckets_of, core)
+    pair = [cli_cmd(half, vocab, work / (half.stem + ".tfrecord")) for half in (half_a, half_b)]
+    digests = {}
+    for round_ in range(args.repeats):
+        print(f"round {round_ + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})", flush=True)
+        run_round(jobs, work, rows, digests, failures)
+        run_control_pair(pair, work, rows, input_mb[big])
+    print()
+    print_runs(jobs, rows, digests, args.repeats, work, failures)
+    if "wptk pair" in rows:
+        row = rows["wptk pair"]
+        print(f"control: 2 x wptk create-pretraining-data at once on the halves of {big:g}MB: {row['wall']:.1f} s; "
+              f"all runs {' '.join(f'{w:.1f}' for w in row['walls'])} s")
+    if "reference" in rows:
+        print(f"(reference: on a {rows['reference']['mb']:.1f} MB sample of the corpus, every {step}th document "
+              f"of the three texts, so the same mix)")
+    if core is not None:
+        print(f"(wptk create-pretraining-data and the reference: pinned to core {core})")
+    return rows, input_mb, buckets_of
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    root = shared_data()
+    if root is None:
+        raise SystemExit("bench_pipeline: ../shared/data not found (set WPTK_SHARED_DATA)")
+    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
+    base = args.workdir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    work = Path(tempfile.mkdtemp(prefix="wptk-bench-pipeline-", dir=base))
+    print_header(work)
+    failures = []
+    try:
+        rows, input_mb, buckets_of = measure(args, root, work, vocab, failures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    print("\ngoals:")
-
-    def verdict(ok):
-        if not ok:
-            failures.append("goal")
-        return "PASS" if ok else "FAIL"
-
-    def rate(label):
-        row = rows.get(label)
-        return row["mb"] / row["wall"] if row else None
-
-    exit_code = 0
-    for size in sizes:      # every pipeline run on an input wrote the same bytes: workers and engines alike
-        found = {label: rows[label].get("digest") for label in rows if label.startswith("pipeline ")
-                 and f" {size:g}MB " in label}
-        if len(set(found.values())) > 1:
-            exit_code = 1
-        print(f"  outputs of all {len(found)} pipeline configurations on {size:g} MB byte-identical: "
-              f"{'yes' if len(set(found.values())) == 1 else 'NO'}")
-    ref_rate = rate("reference")
-    for engine in args.engines:
-        print(f"  [{engine}: --direct_running_mode={ENGINES[engine]}]")
-        label = functools.partial(pipeline_label, engine)
-        engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict)
-        engine_per_core(engine, label, rows, sizes, buckets_of, rate, ref_rate, verdict, args.skip_reference)
-    if ref_rate:
-        for size in sizes:
-            wptk_rate = rate(f"wptk {size:g}MB")
-            if wptk_rate:
-                print(f"  for scale: wptk create-pretraining-data itself ({size:g} MB, one core) {wptk_rate:.2f} "
-                      f"MB/s = {wptk_rate / ref_rate:.0f}x the reference")
-    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return exit_code
-
-
-def engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict):
-    """The scaling and memory goals of one engine."""
-    small, big = sizes[0], sizes[-1]
-    one, two = (label(big, w, buckets_of[big]) for w in (1, 2))
-    r1, r2 = rate(one), rate(two)
-    if r1 and r2:
-        print(f"  scaling ({big:g} MB): 2 workers {r2:.2f} MB/s / 1 worker {r1:.2f} MB/s = {r2 / r1:.3f}x "
-              f"(goal >= {GOAL_SCALING}x): {verdict(r2 / r1 >= GOAL_SCALING)}")
-        print(f"    cpu seconds 1 worker {rows[one]['cpu']:.1f}, 2 workers {rows[two]['cpu']:.1f}; wall 1 worker "
-              f"{rows[one]['wall']:.1f} s, 2 workers {rows[two]['wall']:.1f} s")
-        whole, pair_row = rows.get(f"wptk {big:g}MB"), rows.get("wptk pair")
-        if whole and pair_row:
-            ceiling = whole["wall"] / pair_row["wall"]
-            print(f"    this machine's own ceiling: 2 wptk processes on the halves / 1 on the whole = {ceiling:.2f}x; "
-                  f"the pipeline reaches {r2 / r1 / ceiling:.0%} of it")
-        small_one, small_two = rows.get(label(small, 1, buckets_of[small])), rows.get(label(small, 2, buckets_of[small]))
-        if small_one and small_two and small != big and min(rows[one]["wall"] - small_one["wall"],
-                                                            rows[two]["wall"] - small_two["wall"]) > 0:
-            d1, d2 = rows[one]["wall"] - small_one["wall"], rows[two]["wall"] - small_two["wall"]
-            mb = input_mb[big] - input_mb[small]
-            print(f"    marginal throughput, start/stop costs excluded ({big:g} MB run - {small:g} MB run): 1 worker "
-                  f"{mb / d1:.2f} MB/s, 2 workers {mb / d2:.2f} MB/s = {d1 / d2:.2f}x (not a goal)")
-            print(f"    fixed cost per run (start, worker start/stop, summary): 1 worker "
-                  f"{small_one['wall'] - input_mb[small] * d1 / mb:.1f} s, 2 workers "
-                  f"{small_two['wall'] - input_mb[small] * d2 / mb:.1f} s")
-    small_row, big_row = rows.get(label(small, 2, buckets_of[small])), rows.get(two)
-    if small_row and big_row and small != big:
-        if engine == "threads":
-            a, b = small_row["memory"]["driver"], big_row["memory"]["driver"]
-            what = "process (both worker threads)"
-        else:
-            a, b = max(small_row["memory"]["workers"] or [0]), max(big_row["memory"]["workers"] or [0])
-            what = "worker"
-        print(f"  {what} peak RSS {big:g} MB ({buckets_of[big]} buckets) / {small:g} MB ({buckets_of[small]} "
-              f"buckets): {b / 2**20:.0f} / {a / 2**20:.0f} MiB = {b / a:.3f} (goal <= {GOAL_RSS:.2f}): "
-              f"{verdict(b / a <= GOAL_RSS)}")
-        if engine != "threads":
-            da, db = small_row["memory"]["driver"], big_row["memory"]["driver"]
-            print(f"    driver (FnApiRunner; only spill-file references go through its shuffle) peak RSS "
-                  f"{db / 2**20:.0f} / {da / 2**20:.0f} MiB = {db / da:.3f} (not a goal)")
-
-
-def least_two_worker_wall(engine, rows, size, buckets):
-    """(seconds, fixed cost, work): the least wall time 2 workers can take on `size`. They pay the 2-worker fixed
-    cost (the job on the tiny input) and share, perfectly, at least the work wptk create-pretraining-data does on
-    that input (its run less its run on the tiny input). None if a run is missing."""
-    fixed, cli = rows.get(fixed_label(engine, 2, buckets)), rows.get(f"wptk {size:g}MB")
-    cli_tiny = rows.get("wptk tiny")
-    if not (fixed and cli and cli_tiny):
-        return None
-    work = max(0.0, cli["wall"] - cli_tiny["wall"])
-    return fixed["wall"] + work / 2, fixed["wall"], work
-
-
-def reach(ok, beaten):
-    text = "within reach" if ok else "OUT OF REACH on this machine"
-    return text + (" (the run itself did better: the fixed cost varies from run to run)" if beaten else "")
-
-
-def engine_per_core(engine, label, rows, sizes, buckets_of, rate, ref_rate, verdict, skip_reference):
-    """The per-core goals of one engine: against wptk create-pretraining-data and against the reference, each
-    with the bound that the engine's fixed cost and wptk's own work put on it (least_two_worker_wall)."""
-    per_core, best_per_core = {}, {}
-    for size in sizes:
-        pipeline_rate, wptk_rate = rate(label(size, 2, buckets_of[size])), rate(f"wptk {size:g}MB")
-        least = least_two_worker_wall(engine, rows, size, buckets_of[size])
-        if least:
-            best_per_core[size] = rows[f"wptk {size:g}MB"]["mb"] / least[0] / 2
-        if pipeline_rate and wptk_rate:
-            per_core[size] = pipeline_rate / 2
-            ratio = per_core[size] / wptk_rate
-            print(f"  per core vs wptk create-pretraining-data ({size:g} MB): pipeline {pipeline_rate:.2f} MB/s / 2 "
-                  f"cores = {per_core[size]:.2f} MB/s per core / wptk {wptk_rate:.2f} MB/s = {ratio:.3f} "
-                  f"(goal >= {GOAL_VS_WPTK}): {verdict(ratio >= GOAL_VS_WPTK)}")
-            if least:
-                bound = best_per_core[size] / wptk_rate
-                print(f"    bound: 2 workers take at least the fixed cost ({least[1]:.1f} s, {TINY_MB:g} MB input, "
-                      f"{buckets_of[size]} buckets) + half of wptk's own work ({least[2]:.1f} s / 2) = "
-                      f"{least[0]:.1f} s: at most {bound:.3f}, {reach(bound >= GOAL_VS_WPTK, ratio > bound)}")
-    for size, value in per_core.items():
-        if ref_rate:
-            print(f"  per core vs reference ({size:g} MB): pipeline {value:.2f} MB/s per core / reference "
-                  f"(corpus sample) {ref_rate:.3f} MB/s = {value / ref_rate:.1f}x "
-                  f"(goal >= {GOAL_VS_REF:.0f}x): {verdict(value / ref_rate >= GOAL_VS_REF)}")
-            if size in best_per_core:
-                bound = best_per_core[size] / ref_rate
-                print(f"    bound (as above): at most {bound:.1f}x, "
-                      f"{reach(bound >= GOAL_VS_REF, value / ref_rate > bound)}")
-    if per_core and not ref_rate and not skip_reference:
-        print("  per core vs reference: not measured (the reference did not run)")
+    return print_goals(args, rows, input_mb, buckets_of, failures)
 
 
 if __name__ == "__main__":

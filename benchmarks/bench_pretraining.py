@@ -7,7 +7,8 @@ Inputs (built in a temporary directory that is deleted at the end):
          boundary (a blank line), for a fast smoke run.
   16 MB  austen + bible_kjv + the first part of python_docs, one blank line between files (so each file starts a
          new document), cut at the last document boundary at or before 16,000,000 bytes.
-The shared data is ../shared/data beside the repository root, or $WPTK_SHARED_DATA (same lookup as tests/oracle.py).
+The shared data is ../shared/data beside the repository root, or $WPTK_SHARED_DATA (wptk.testing's lookup, as
+the tests find it).
 
 Runs, each a separate child process pinned to ONE core (os.sched_setaffinity in the child before exec, so every
 thread the child starts, TensorFlow's included, inherits the one-core mask):
@@ -50,10 +51,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from common import compile_bytecode, cpu_model, shared_data, version  # noqa: E402
-from wptk.pretraining import PretrainingConfig, estimated_memory  # noqa: E402
+from common import REPO_ROOT, compile_bytecode, cpu_model, version
+from wptk.pretraining import PretrainingConfig, estimated_memory
+from wptk.testing import shared_data
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
 TARGET_16MB = 16 * 1000 * 1000
 QUICK_BYTES = 1000 * 1000
@@ -163,6 +164,12 @@ def tool_command(tool, input_path, output_path, vocab):
     return [sys.executable, "-m", "wptk", "create-pretraining-data"] + flags + ["--quiet"]
 
 
+def fmt_cmd(cmd, tmp, root):
+    """The command as a shell line, with the temp dir and shared-data dir shown symbolically."""
+    text = shlex.join([os.path.basename(cmd[0]) if cmd[0] == sys.executable else cmd[0]] + cmd[1:])
+    return text.replace(str(tmp), "$TMP").replace(str(root), "$SHARED")
+
+
 def count_records(path):
     from wptk.tfrecord import read_records
 
@@ -228,16 +235,7 @@ def compare_outputs(path_a, path_b):
     return n, None
 
 
-# ---------------------------------------------------------------------------------------------- main
-
-
-def fmt_cmd(cmd, tmp, root):
-    """The command as a shell line, with the temp dir and shared-data dir shown symbolically."""
-    text = shlex.join([os.path.basename(cmd[0]) if cmd[0] == sys.executable else cmd[0]] + cmd[1:])
-    return text.replace(str(tmp), "$TMP").replace(str(root), "$SHARED")
-
-
-def main(argv=None):
+def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
@@ -252,18 +250,10 @@ def main(argv=None):
                    help="wptk runs per input: least and median wall time, largest peak RSS (default 3)")
     p.add_argument("--reference-repeats", type=int, default=None,
                    help="reference runs per input, the same statistics (default: as --repeats)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    root = shared_data()
-    if root is None:
-        where = os.environ.get("WPTK_SHARED_DATA") or str(Path("..") / "shared" / "data")
-        sys.exit(f"shared data not found: looked for {where} beside the repository root (set WPTK_SHARED_DATA)")
-    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
-    allowed = sorted(os.sched_getaffinity(0))
-    core = allowed[0] if args.core is None else args.core
-    if core not in allowed:
-        sys.exit(f"--core {core} is not among the allowed cores {allowed}")
 
+def print_header(core, allowed):
     print("wptk create-pretraining-data benchmark")
     print(f"command line: {shlex.join(['python'] + sys.argv)}")
     print(f"machine: {cpu_model()}; {os.cpu_count()} logical cores ({len(allowed)} allowed); "
@@ -275,99 +265,110 @@ def main(argv=None):
     print(compile_bytecode())
     print()
 
-    failures = []
-    rows = []  # dicts: label, tool, mb, seconds, rss, cpu, instances
-    with tempfile.TemporaryDirectory(prefix="wptk-bench-pretraining-") as tmp_name:
-        tmp = Path(tmp_name)
-        inputs = build_inputs(root, tmp, args.quick, args.big)
-        (small_label, small), (big_label, big) = inputs
-        for label, path in inputs:
-            print(f"input {label}: {path.stat().st_size:,} bytes "
-                  f"({sum(1 for _ in open(path, 'rb')):,} lines)")
-        print()
 
-        # The machine's speed drifts over minutes: the two tools' small-input runs alternate, so that neither's
-        # runs are all taken in a slow spell the other missed.
-        ref_repeats = args.repeats if args.reference_repeats is None else args.reference_repeats
-        plan = []
-        for i in range(max(args.repeats, ref_repeats)):
-            plan += [("wptk", small_label, small, int(i < args.repeats)),
-                     ("reference", small_label, small, int(i < ref_repeats))]
-        plan.append(("wptk", big_label, big, args.repeats))
-        if args.reference_16mb:
-            plan.append(("reference", big_label, big, ref_repeats))
-        outputs, results = {}, {}
-        for tool, label, path, repeats in plan:
-            if repeats == 0:
-                continue
-            key = (tool, label)
-            out = tmp / f"{tool}_{label.replace(' ', '_')}.tfrecord"
-            cmd = tool_command(tool, path, out, vocab)
-            if key not in results:
-                print(f"[{tool} / {label}] {fmt_cmd(cmd, tmp, root)}", flush=True)
-            res = results.setdefault(key, dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=None,
-                                                rss=0, cpu=None, instances=None, ok=True, runs=0, times=[],
-                                                estimate=estimated_memory([str(path)], CONFIG)))
-            for _ in range(repeats):
-                if not res["ok"]:
-                    break
-                if out.exists():
-                    out.unlink()
-                res["runs"] += 1
-                log = tmp / f"{tool}_{label.replace(' ', '_')}_{res['runs']}.log"
-                seconds, rss, cpu_s, code = run_measured(cmd, core, log)
-                print(f"    {tool} run {res['runs']}: {seconds:.3f} s wall, {cpu_s:.3f} s cpu, "
-                      f"peak RSS {rss / MB:.1f} MB, exit {code}", flush=True)
-                if code != 0 or not out.exists():
-                    failures.append(f"{tool} on {label} failed (exit {code})")
-                    print(f"    FAILED (exit {code}); last lines of its output:\n{tail(log)}", flush=True)
-                    res["ok"] = False
-                    break
-                res["times"].append(seconds)
-                res["median"] = statistics.median(res["times"])
-                if res["seconds"] is None or seconds < res["seconds"]:
-                    res["seconds"], res["cpu"] = seconds, cpu_s
-                res["rss"] = max(res["rss"], rss)
-            if res["ok"]:
-                res["instances"] = count_records(out)
-            outputs[key] = out if res["ok"] else None
-        for key, res in results.items():
-            if not res["ok"]:
-                res.update(seconds=None, rss=None, cpu=None)
-            rows.append(res)
-            if res["ok"] and key[1] == big_label:
-                (tmp / f"{key[0]}_{big_label.replace(' ', '_')}.tfrecord").unlink()   # large and not compared
-        print()
-        # For context only: the fixed cost of starting each tool (interpreter, imports -- TensorFlow for the
-        # reference --, flag parsing), measured as its help run.
-        startup = min(run_measured([sys.executable, "-m", "wptk", "create-pretraining-data", "--help"], core,
-                                   tmp / "startup.log")[0] for _ in range(args.repeats))
-        ref_startup = run_measured([sys.executable, "-m", "bert.create_pretraining_data", "--helpfull"], core,
-                                   tmp / "ref_startup.log")[0]
-        small_out = outputs.get(("wptk", small_label))
-        floor = None
-        if small_out:
-            floor_cmd = [sys.executable, "-c", FLOOR_CODE, str(small), str(tmp / "floor.out"),
-                         str(small_out.stat().st_size)]
-            floor = (min(run_measured(floor_cmd, core, tmp / "floor.log")[0] for _ in range(args.repeats)),
-                     small_out.stat().st_size)
-            (tmp / "floor.out").unlink(missing_ok=True)
+def run_plan(args, inputs):
+    """[(tool, label, input path, runs)]: the order of the runs. The machine's speed drifts over minutes: the two
+    tools' small-input runs alternate, so that neither's runs are all taken in a slow spell the other missed."""
+    (small_label, small), (big_label, big) = inputs
+    ref_repeats = args.repeats if args.reference_repeats is None else args.reference_repeats
+    plan = []
+    for i in range(max(args.repeats, ref_repeats)):
+        plan += [("wptk", small_label, small, int(i < args.repeats)),
+                 ("reference", small_label, small, int(i < ref_repeats))]
+    plan.append(("wptk", big_label, big, args.repeats))
+    if args.reference_16mb:
+        plan.append(("reference", big_label, big, ref_repeats))
+    return plan
 
-        # ------------------------------------------------------------------ exactness on the small input
-        ref_out, wptk_out = outputs.get(("reference", small_label)), outputs.get(("wptk", small_label))
-        if ref_out and wptk_out:
-            t0 = time.perf_counter()
-            compared, diff = compare_outputs(wptk_out, ref_out)
-            took = time.perf_counter() - t0
-            if diff is None:
-                exact = f"MATCH: {compared:,} records, same features in the same order ({took:.1f} s to compare)"
-            else:
-                exact = f"MISMATCH: {diff}"
-                failures.append(f"wptk output differs from the reference on {small_label}")
-        else:
-            exact = "NOT CHECKED: a run failed"
 
-    # ---------------------------------------------------------------------- table
+def repeat_runs(res, cmd, out, repeats, core, tmp, failures):
+    """Runs `cmd` `repeats` times (until one fails) into `res`: least wall time and its cpu, median, largest RSS."""
+    tool, label = res["tool"], res["label"]
+    for _ in range(repeats):
+        if not res["ok"]:
+            break
+        if out.exists():
+            out.unlink()
+        res["runs"] += 1
+        log = tmp / f"{tool}_{label.replace(' ', '_')}_{res['runs']}.log"
+        seconds, rss, cpu_s, code = run_measured(cmd, core, log)
+        print(f"    {tool} run {res['runs']}: {seconds:.3f} s wall, {cpu_s:.3f} s cpu, "
+              f"peak RSS {rss / MB:.1f} MB, exit {code}", flush=True)
+        if code != 0 or not out.exists():
+            failures.append(f"{tool} on {label} failed (exit {code})")
+            print(f"    FAILED (exit {code}); last lines of its output:\n{tail(log)}", flush=True)
+            res["ok"] = False
+            break
+        res["times"].append(seconds)
+        res["median"] = statistics.median(res["times"])
+        if res["seconds"] is None or seconds < res["seconds"]:
+            res["seconds"], res["cpu"] = seconds, cpu_s
+        res["rss"] = max(res["rss"], rss)
+
+
+def measure_tools(args, tmp, inputs, vocab, core, root, failures):
+    """Runs the plan; returns (rows: one dict per tool and input, outputs: {(tool, label): path or None})."""
+    big_label = inputs[1][0]
+    outputs, results = {}, {}
+    for tool, label, path, repeats in run_plan(args, inputs):
+        if repeats == 0:
+            continue
+        key = (tool, label)
+        out = tmp / f"{tool}_{label.replace(' ', '_')}.tfrecord"
+        cmd = tool_command(tool, path, out, vocab)
+        if key not in results:
+            print(f"[{tool} / {label}] {fmt_cmd(cmd, tmp, root)}", flush=True)
+        res = results.setdefault(key, dict(label=label, tool=tool, mb=path.stat().st_size / MB, seconds=None,
+                                            rss=0, cpu=None, instances=None, ok=True, runs=0, times=[],
+                                            estimate=estimated_memory([str(path)], CONFIG)))
+        repeat_runs(res, cmd, out, repeats, core, tmp, failures)
+        if res["ok"]:
+            res["instances"] = count_records(out)
+        outputs[key] = out if res["ok"] else None
+    rows = []
+    for key, res in results.items():
+        if not res["ok"]:
+            res.update(seconds=None, rss=None, cpu=None)
+        rows.append(res)
+        if res["ok"] and key[1] == big_label:
+            (tmp / f"{key[0]}_{big_label.replace(' ', '_')}.tfrecord").unlink()   # large and not compared
+    print()
+    return rows, outputs
+
+
+def measure_context(args, tmp, core, small, small_out):
+    """For context only: the fixed cost of starting each tool (interpreter, imports -- TensorFlow for the
+    reference --, flag parsing), measured as its help run; and the floor (FLOOR_CODE) with wptk's output size.
+    Returns (wptk start-up, reference start-up, (floor seconds, bytes) or None)."""
+    startup = min(run_measured([sys.executable, "-m", "wptk", "create-pretraining-data", "--help"], core,
+                               tmp / "startup.log")[0] for _ in range(args.repeats))
+    ref_startup = run_measured([sys.executable, "-m", "bert.create_pretraining_data", "--helpfull"], core,
+                               tmp / "ref_startup.log")[0]
+    floor = None
+    if small_out:
+        floor_cmd = [sys.executable, "-c", FLOOR_CODE, str(small), str(tmp / "floor.out"),
+                     str(small_out.stat().st_size)]
+        floor = (min(run_measured(floor_cmd, core, tmp / "floor.log")[0] for _ in range(args.repeats)),
+                 small_out.stat().st_size)
+        (tmp / "floor.out").unlink(missing_ok=True)
+    return startup, ref_startup, floor
+
+
+def check_exactness(outputs, small_label, failures):
+    """The verdict line on wptk's and the reference's records for the small input."""
+    ref_out, wptk_out = outputs.get(("reference", small_label)), outputs.get(("wptk", small_label))
+    if not (ref_out and wptk_out):
+        return "NOT CHECKED: a run failed"
+    t0 = time.perf_counter()
+    compared, diff = compare_outputs(wptk_out, ref_out)
+    took = time.perf_counter() - t0
+    if diff is None:
+        return f"MATCH: {compared:,} records, same features in the same order ({took:.1f} s to compare)"
+    failures.append(f"wptk output differs from the reference on {small_label}")
+    return f"MISMATCH: {diff}"
+
+
+def print_table(rows, small_label, exact, repeats, startup, ref_startup):
     header = f"{'input':<12} {'tool':<10} {'MB':>7} {'runs':>5} {'least s':>9} {'median s':>9} {'input MB/s':>11} " \
              f"{'peak RSS MB':>12} {'cpu s':>8} {'instances':>10}"
     print(header)
@@ -383,67 +384,112 @@ def main(argv=None):
     print()
     print(f"exactness ({small_label}, wptk vs reference): {exact}")
     print(f"(context: start-up, included in the seconds above: wptk `create-pretraining-data --help`, best of "
-          f"{args.repeats}: {startup:.3f} s; reference `--helpfull` (imports TensorFlow): {ref_startup:.3f} s)")
+          f"{repeats}: {startup:.3f} s; reference `--helpfull` (imports TensorFlow): {ref_startup:.3f} s)")
     print()
 
-    # ---------------------------------------------------------------------- goals
-    def row(tool, label):
-        for r in rows:
-            if r["tool"] == tool and r["label"] == label and r["seconds"] is not None:
-                return r
-        return None
 
-    def verdict(ok):
-        return "PASS" if ok else "FAIL"
+def find_row(rows, tool, label):
+    """The row of a tool on an input whose runs succeeded, or None."""
+    return next((r for r in rows if r["tool"] == tool and r["label"] == label and r["seconds"] is not None), None)
 
-    ref_s, wptk_s, wptk_b, ref_b = (row("reference", small_label), row("wptk", small_label),
-                                    row("wptk", big_label), row("reference", big_label))
-    note = " (goals are set for the 4 MB input; this is the --quick 1 MB slice)" if args.quick else ""
-    print(f"goals{note}:")
-    if ref_s and wptk_s:
-        speedup = (wptk_s["mb"] / wptk_s["seconds"]) / (ref_s["mb"] / ref_s["seconds"])
-        print(f"  throughput wptk / reference on {small_label}, least / least of {len(wptk_s['times'])} and "
-              f"{len(ref_s['times'])} runs: {speedup:.1f}x (goal >= {GOAL_SPEEDUP:.0f}x) "
-              f"{verdict(speedup >= GOAL_SPEEDUP)}")
-        print(f"    (median / median: {ref_s['median'] / wptk_s['median']:.1f}x)")
-        work = (ref_s["seconds"] - ref_startup) / max(1e-9, wptk_s["seconds"] - startup)
-        print(f"    (context: without either tool's start-up, {ref_s['seconds'] - ref_startup:.3f} s / "
-              f"{wptk_s['seconds'] - startup:.3f} s = {work:.1f}x)")
-        if floor:
-            budget = ref_s["seconds"] / GOAL_SPEEDUP
-            print(f"    (floor: a process that only starts Python, imports numpy, reads the input and writes "
-                  f"{floor[1] / MB:.1f} MB, wptk's output size, 1 MB at a time, best of {args.repeats}: "
-                  f"{floor[0]:.3f} s = {floor[0] / budget:.0%} of the {budget:.3f} s that {GOAL_SPEEDUP:.0f}x leaves "
-                  f"for the whole command; no Python tool that writes these records can exceed "
-                  f"{ref_s['seconds'] / floor[0]:.0f}x here)")
-        ratio = wptk_s["rss"] / ref_s["rss"]
-        print(f"  peak RSS wptk / reference on {small_label}: {wptk_s['rss'] / MB:.1f} / {ref_s['rss'] / MB:.1f} MB "
-              f"= {ratio:.3f} (goal <= {GOAL_RSS_RATIO:.2f}) {verdict(ratio <= GOAL_RSS_RATIO)}")
-    else:
-        print("  throughput and RSS ratios: not measured (a run failed)")
-    if wptk_s and wptk_b:
-        growth = (wptk_b["rss"] - wptk_s["rss"]) / MB / (wptk_b["mb"] - wptk_s["mb"])
-        print(f"  wptk memory growth (RSS {big_label} - RSS {small_label}) / input MB: "
-              f"({wptk_b['rss'] / MB:.1f} - {wptk_s['rss'] / MB:.1f}) / ({wptk_b['mb']:.2f} - {wptk_s['mb']:.2f}) "
-              f"= {growth:.2f} MB per MB (goal <= {GOAL_GROWTH:.0f}) {verdict(growth <= GOAL_GROWTH)}")
-        print(f"    (context: {wptk_b['instances'] - wptk_s['instances']:,} more instances; "
-              f"{(wptk_b['rss'] - wptk_s['rss']) / max(1, wptk_b['instances'] - wptk_s['instances']):.0f} bytes of RSS "
-              f"per extra instance)")
-        fits = all(r["estimate"] >= r["rss"] for r in (wptk_s, wptk_b))
-        print(f"    (the command's own memory estimate, which warns when it exceeds the memory available, must err "
-              f"high: {wptk_s['estimate'] / MB:.0f} MB for {small_label}, {wptk_b['estimate'] / MB:.0f} MB for "
-              f"{big_label}: {'above both peaks' if fits else 'BELOW a measured peak'})")
-    else:
-        print("  wptk memory growth: not measured (a run failed)")
-    if ref_s and ref_b:
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def print_speed_goals(ref_s, wptk_s, small_label, repeats, startup, ref_startup, floor):
+    """The throughput and peak-RSS goals against the reference on the small input, with their context."""
+    speedup = (wptk_s["mb"] / wptk_s["seconds"]) / (ref_s["mb"] / ref_s["seconds"])
+    print(f"  throughput wptk / reference on {small_label}, least / least of {len(wptk_s['times'])} and "
+          f"{len(ref_s['times'])} runs: {speedup:.1f}x (goal >= {GOAL_SPEEDUP:.0f}x) "
+          f"{verdict(speedup >= GOAL_SPEEDUP)}")
+    print(f"    (median / median: {ref_s['median'] / wptk_s['median']:.1f}x)")
+    work = (ref_s["seconds"] - ref_startup) / max(1e-9, wptk_s["seconds"] - startup)
+    print(f"    (context: without either tool's start-up, {ref_s['seconds'] - ref_startup:.3f} s / "
+          f"{wptk_s['seconds'] - startup:.3f} s = {work:.1f}x)")
+    if floor:
+        budget = ref_s["seconds"] / GOAL_SPEEDUP
+        print(f"    (floor: a process that only starts Python, imports numpy, reads the input and writes "
+              f"{floor[1] / MB:.1f} MB, wptk's output size, 1 MB at a time, best of {repeats}: "
+              f"{floor[0]:.3f} s = {floor[0] / budget:.0%} of the {budget:.3f} s that {GOAL_SPEEDUP:.0f}x leaves "
+              f"for the whole command; no Python tool that writes these records can exceed "
+              f"{ref_s['seconds'] / floor[0]:.0f}x here)")
+    ratio = wptk_s["rss"] / ref_s["rss"]
+    print(f"  peak RSS wptk / reference on {small_label}: {wptk_s['rss'] / MB:.1f} / {ref_s['rss'] / MB:.1f} MB "
+          f"= {ratio:.3f} (goal <= {GOAL_RSS_RATIO:.2f}) {verdict(ratio <= GOAL_RSS_RATIO)}")
+
+
+def print_growth_goal(wptk_s, wptk_b, small_label, big_label):
+    """wptk's memory growth per input MB from the small to the 16 MB input, and its own estimate's margin."""
+    growth = (wptk_b["rss"] - wptk_s["rss"]) / MB / (wptk_b["mb"] - wptk_s["mb"])
+    print(f"  wptk memory growth (RSS {big_label} - RSS {small_label}) / input MB: "
+          f"({wptk_b['rss'] / MB:.1f} - {wptk_s['rss'] / MB:.1f}) / ({wptk_b['mb']:.2f} - {wptk_s['mb']:.2f}) "
+          f"= {growth:.2f} MB per MB (goal <= {GOAL_GROWTH:.0f}) {verdict(growth <= GOAL_GROWTH)}")
+    print(f"    (context: {wptk_b['instances'] - wptk_s['instances']:,} more instances; "
+          f"{(wptk_b['rss'] - wptk_s['rss']) / max(1, wptk_b['instances'] - wptk_s['instances']):.0f} bytes of RSS "
+          f"per extra instance)")
+    fits = all(r["estimate"] >= r["rss"] for r in (wptk_s, wptk_b))
+    print(f"    (the command's own memory estimate, which warns when it exceeds the memory available, must err "
+          f"high: {wptk_s['estimate'] / MB:.0f} MB for {small_label}, {wptk_b['estimate'] / MB:.0f} MB for "
+          f"{big_label}: {'above both peaks' if fits else 'BELOW a measured peak'})")
+
+
+def print_reference_growth(ref_s, ref_b, small_label, big_label):
+    if ref_b:
         growth = (ref_b["rss"] - ref_s["rss"]) / MB / (ref_b["mb"] - ref_s["mb"])
         print(f"  reference memory growth (RSS {big_label} - RSS {small_label}) / input MB: "
               f"({ref_b['rss'] / MB:.1f} - {ref_s['rss'] / MB:.1f}) / ({ref_b['mb']:.2f} - {ref_s['mb']:.2f}) "
               f"= {growth:.2f} MB per MB")
-    elif ref_s:
+    else:
         print(f"  reference at {small_label.split()[-1]} only: RSS/MB = {ref_s['rss'] / MB:.1f} / {ref_s['mb']:.2f} "
               f"= {ref_s['rss'] / MB / ref_s['mb']:.1f} MB per input MB (--reference-16mb for its growth)")
+
+
+def print_goals(args, rows, small_label, big_label, exact, startup, ref_startup, floor):
+    ref_s, wptk_s, wptk_b, ref_b = (find_row(rows, "reference", small_label), find_row(rows, "wptk", small_label),
+                                    find_row(rows, "wptk", big_label), find_row(rows, "reference", big_label))
+    note = " (goals are set for the 4 MB input; this is the --quick 1 MB slice)" if args.quick else ""
+    print(f"goals{note}:")
+    if ref_s and wptk_s:
+        print_speed_goals(ref_s, wptk_s, small_label, args.repeats, startup, ref_startup, floor)
+    else:
+        print("  throughput and RSS ratios: not measured (a run failed)")
+    if wptk_s and wptk_b:
+        print_growth_goal(wptk_s, wptk_b, small_label, big_label)
+    else:
+        print("  wptk memory growth: not measured (a run failed)")
+    if ref_s:
+        print_reference_growth(ref_s, ref_b, small_label, big_label)
     print(f"  exactness: {verdict(exact.startswith('MATCH'))}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    root = shared_data()
+    if root is None:
+        where = os.environ.get("WPTK_SHARED_DATA") or str(Path("..") / "shared" / "data")
+        sys.exit(f"shared data not found: looked for {where} beside the repository root (set WPTK_SHARED_DATA)")
+    vocab = root / "vocab" / "bert-base-uncased.vocab.txt"
+    allowed = sorted(os.sched_getaffinity(0))
+    core = allowed[0] if args.core is None else args.core
+    if core not in allowed:
+        sys.exit(f"--core {core} is not among the allowed cores {allowed}")
+    print_header(core, allowed)
+
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="wptk-bench-pretraining-") as tmp_name:
+        tmp = Path(tmp_name)
+        inputs = build_inputs(root, tmp, args.quick, args.big)
+        (small_label, small), (big_label, _) = inputs
+        for label, path in inputs:
+            print(f"input {label}: {path.stat().st_size:,} bytes ({sum(1 for _ in open(path, 'rb')):,} lines)")
+        print()
+        rows, outputs = measure_tools(args, tmp, inputs, vocab, core, root, failures)
+        startup, ref_startup, floor = measure_context(args, tmp, core, small, outputs.get(("wptk", small_label)))
+        exact = check_exactness(outputs, small_label, failures)
+
+    print_table(rows, small_label, exact, args.repeats, startup, ref_startup)
+    print_goals(args, rows, small_label, big_label, exact, startup, ref_startup, floor)
     if failures:
         print("\nproblems:\n" + "\n".join("  " + f for f in failures))
         return 1

@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-from common import REPO_ROOT, OtherCpu, cpu_model, shared_data, version
+from common import REPO_ROOT, OtherCpu, cpu_model, version
+from wptk.testing import shared_data
 
 
 def make_records(out_dir):

@@ -49,10 +49,8 @@ import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-import oracle  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
-from common import OtherCpu, cpu_model  # noqa: E402
+from common import OtherCpu, allowed_cpus, cpu_model, set_process_affinity, wait_idle  # noqa: E402
+from wptk import testing  # noqa: E402  (shared-data lookup and the reference import, shared with the tests)
 
 CORPORA = ["austen.txt", "bible_kjv.txt", "python_docs.txt"]
 LOWER = {"uncased": True, "cased": False, "multi_cased": False, "chinese": True}
@@ -61,30 +59,6 @@ MB = 1e6
 
 
 # ---------------------------------------------------------------------------------------------- machine & setup
-
-
-def allowed_cpus():
-    if hasattr(os, "sched_getaffinity"):
-        return set(os.sched_getaffinity(0))
-    return set(range(os.cpu_count() or 1))
-
-
-def set_process_affinity(cpus):
-    """Sets the CPU affinity of every thread of this process (sched_setaffinity(0) alone covers one thread)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return False
-    try:
-        tids = [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:
-        tids = [0]
-    ok = False
-    for tid in tids:
-        try:
-            os.sched_setaffinity(tid, cpus)
-            ok = True
-        except OSError:
-            pass
-    return ok
 
 
 def configure_tensorflow():
@@ -102,11 +76,11 @@ def configure_tensorflow():
 
 
 def resolve_vocab(name):
-    if name in oracle.VOCABS:
-        root = oracle.shared_data()
+    if name in testing.VOCABS:
+        root = testing.shared_data()
         if root is None:
             sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
-        return oracle.vocab_path(name), LOWER[name]
+        return testing.vocab_path(name), LOWER[name]
     path = Path(name)
     return path, "uncased" in path.name or "chinese" in path.name
 
@@ -136,8 +110,6 @@ def load_sample(root, mb):
 
 
 WAIT_IDLE = 0.0  # --wait-idle
-
-
 WARM_UP = ["Warm-up: 0 words."]   # the untimed call on each fresh instance (no word of it is in the text)
 
 
@@ -169,19 +141,6 @@ def timed(fn, repeats, make=None):
         if dt < best:
             best, others = dt, m.cores
     return best, result, others, statistics.median(times)
-
-
-def wait_idle(timeout, threshold=0.15):
-    """Waits (up to `timeout` s) for a second in which other processes use under `threshold` cores."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with OtherCpu() as m:
-            time.sleep(1.0)
-        if m.cores is None or m.cores < threshold:
-            return True
-        if time.monotonic() >= deadline:
-            print("  (machine still busy after %.0f s: others use %.2f cores)" % (timeout, m.cores))
-            return False
 
 
 class Table:
@@ -226,7 +185,7 @@ def batches(lines, size):
 
 def bench_reference(table, vocab, lower, lines, repeats):
     try:
-        module = oracle.reference_module()
+        module = testing.reference_module()
     except ImportError:
         table.add("reference", "reference bert.tokenization .tokenize", note=BENCH_EXTRA)
         return None
@@ -380,7 +339,7 @@ def bench_wptk_threads(table, make, lines, batch, repeats, min_time):
 
 def check_exactness(lines, ref_tokens, wptk_tokens, parts, vocab, show):
     """Counts lines whose wptk tokens / ids differ from the reference's; prints the first few."""
-    line_ids = oracle.vocab_line_ids(vocab)
+    line_ids = testing.vocab_line_ids(vocab)
     bad_tokens, bad_ids, shown = 0, 0, 0
     row = 0
     for ids, splits in parts:
@@ -409,11 +368,21 @@ def check_exactness(lines, ref_tokens, wptk_tokens, parts, vocab, show):
 # ---------------------------------------------------------------------------------------------- main
 
 
-def main(argv=None):
+GOALS = [   # (label, numerator row, denominator row, least ratio)
+    ("ids path / TF Text FastBertTokenizer", "wptk_ids", "tf_best", 2.0),
+    ("tokenize() / HF tokenizers", "wptk_tokenize", "hf", 10.0),
+    ("2 threads / 1 thread", "threads2", "threads1", 1.8),
+    # No goal was set for this one: 50x is this script's floor (TF Text runs at ~43x the reference, and the
+    # ids path should beat TF Text 2x, so anything under 50x means something else went badly wrong).
+    ("wptk ids / reference", "wptk_ids", "reference", 50.0),
+]
+
+
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=4, help="MB (10^6 UTF-8 bytes) of English text (default 4)")
     ap.add_argument("--vocab", default="uncased",
-                    help="shared vocab name (%s) or a vocab file path (default uncased)" % ", ".join(oracle.VOCABS))
+                    help="shared vocab name (%s) or a vocab file path (default uncased)" % ", ".join(testing.VOCABS))
     ap.add_argument("--do-lower-case", action=argparse.BooleanOptionalAction, default=None,
                     help="default: True for uncased/chinese, False for cased vocabs")
     ap.add_argument("--batch", type=int, default=10000, help="lines per batch for the batch APIs (default 10000)")
@@ -428,10 +397,11 @@ def main(argv=None):
     ap.add_argument("--core", type=int, default=None, help="core for the single-core rows (default: the last)")
     ap.add_argument("--show", type=int, default=5, help="mismatching lines to print (default 5)")
     ap.add_argument("--no-reference", action="store_true", help="skip the slow reference (and the exactness check)")
-    args = ap.parse_args(argv)
-    global WAIT_IDLE
-    WAIT_IDLE = args.wait_idle
+    return ap.parse_args(argv)
 
+
+def pin_to_one_core(args):
+    """Prints the machine and pins this process to the single-core rows' core; returns every allowed core."""
     print("command: %s" % shlex.join(["python"] + sys.argv))
     cpus = allowed_cpus()
     print("machine: %s; %d cores (%d allowed); %s; Python %s"
@@ -441,10 +411,12 @@ def main(argv=None):
     core = args.core if args.core is not None else max(cpus)
     pinned = set_process_affinity({core})
     print("single-core rows: %s" % ("pinned to core %d" % core if pinned else "not pinned (no sched_setaffinity)"))
+    return cpus
 
-    tf = configure_tensorflow()  # before anything starts TensorFlow's runtime (bert.tokenization imports it)
 
-    root = oracle.shared_data()
+def load_text(args):
+    """(vocab path, do_lower_case, lines, UTF-8 bytes) of the run, printed with the packages' versions."""
+    root = testing.shared_data()
     if root is None:
         sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
     vocab, lower = resolve_vocab(args.vocab)
@@ -462,8 +434,11 @@ def main(argv=None):
             versions.append("%s missing" % mod)
     print("versions: %s" % ", ".join(versions))
     print()
+    return vocab, lower, lines, nbytes
 
-    table = Table(nbytes)
+
+def measure(table, args, tf, vocab, lower, lines, cpus):
+    """Times every tokenizer into `table`; returns the reference's tokens, wptk's tokens and ids (None if not run)."""
     ref_tokens = None
     if args.no_reference:
         table.add("reference", "reference bert.tokenization .tokenize", note="skipped (--no-reference)")
@@ -480,31 +455,15 @@ def main(argv=None):
     else:
         for key, label in [("wptk_tokenize", "wptk .tokenize"), ("wptk_ids", "wptk .encode_batch (ids)")]:
             table.add(key, label, note="skipped (wptk not built)")
-    table.print()
+    return ref_tokens, wptk_tokens, parts
 
-    exit_code = 0
-    exact = []
-    if ref_tokens is not None and wptk_tokens is not None:
-        print("\nexactness vs the reference (%d lines):" % len(lines))
-        bad_tokens, bad_ids = check_exactness(lines, ref_tokens, wptk_tokens, parts, vocab, args.show)
-        print("  token mismatches: %d lines; id mismatches: %d lines" % (bad_tokens, bad_ids))
-        exact = [("wptk tokens == reference tokens", bad_tokens == 0, "%d mismatching lines" % bad_tokens),
-                 ("wptk ids == vocab line ids of reference tokens", bad_ids == 0, "%d mismatching lines" % bad_ids)]
-        exit_code = 0 if bad_tokens == 0 and bad_ids == 0 else 1
 
-    m = table.mbps
-    goals = [
-        ("ids path / TF Text FastBertTokenizer", "wptk_ids", "tf_best", 2.0),
-        ("tokenize() / HF tokenizers", "wptk_tokenize", "hf", 10.0),
-        ("2 threads / 1 thread", "threads2", "threads1", 1.8),
-        # No goal was set for this one: 50x is this script's floor (TF Text runs at ~43x the reference, and the
-        # ids path should beat TF Text 2x, so anything under 50x means something else went badly wrong).
-        ("wptk ids / reference", "wptk_ids", "reference", 50.0),
-    ]
+def print_goals(m, exact):
+    """The speed goals from the table's MB/s `m`, then the exactness verdicts."""
     if "tf" in m or "tf_tensor" in m:
         m["tf_best"] = max(m.get("tf", 0.0), m.get("tf_tensor", 0.0))  # the faster TF row: the harder goal
     print("\ngoals:")
-    for label, num, den, goal in goals:
+    for label, num, den, goal in GOALS:
         if num in m and den in m:
             ratio = m[num] / m[den]
             print("  %-48s %8.2fx  goal >= %-5g %s" % (label, ratio, goal, "PASS" if ratio >= goal else "FAIL"))
@@ -512,6 +471,28 @@ def main(argv=None):
             print("  %-48s %8s   goal >= %-5g n/a (a side was skipped)" % (label, "-", goal))
     for label, ok, note in exact:
         print("  %-48s %s (%s)" % (label, "PASS" if ok else "FAIL", note))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    global WAIT_IDLE
+    WAIT_IDLE = args.wait_idle
+    cpus = pin_to_one_core(args)
+    tf = configure_tensorflow()  # before anything starts TensorFlow's runtime (bert.tokenization imports it)
+    vocab, lower, lines, nbytes = load_text(args)
+    table = Table(nbytes)
+    ref_tokens, wptk_tokens, parts = measure(table, args, tf, vocab, lower, lines, cpus)
+    table.print()
+
+    exit_code, exact = 0, []
+    if ref_tokens is not None and wptk_tokens is not None:
+        print("\nexactness vs the reference (%d lines):" % len(lines))
+        bad_tokens, bad_ids = check_exactness(lines, ref_tokens, wptk_tokens, parts, vocab, args.show)
+        print("  token mismatches: %d lines; id mismatches: %d lines" % (bad_tokens, bad_ids))
+        exact = [("wptk tokens == reference tokens", bad_tokens == 0, "%d mismatching lines" % bad_tokens),
+                 ("wptk ids == vocab line ids of reference tokens", bad_ids == 0, "%d mismatching lines" % bad_ids)]
+        exit_code = 0 if bad_tokens == 0 and bad_ids == 0 else 1
+    print_goals(table.mbps, exact)
     return exit_code
 
 

@@ -42,10 +42,8 @@ import time
 import warnings
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-import oracle  # noqa: E402  (shared-data lookup, shared with the tests)
-from common import OtherCpu, cpu_model  # noqa: E402
+from common import REPO_ROOT, OtherCpu, cpu_model
+from wptk.testing import shared_data
 
 EN_SIZE = 30522
 MULTI_SIZE = 119547
@@ -342,7 +340,7 @@ def main():
     parser.add_argument("--skip-multilingual", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
-    root = oracle.shared_data()
+    root = shared_data()
     if root is None:
         sys.exit("../shared/data not found (set WPTK_SHARED_DATA)")
     cpus = allowed_cpus()

@@ -1,18 +1,16 @@
-"""Helpers shared by the benchmark scripts (run them as `python benchmarks/NAME.py` from the repository root)."""
+"""Helpers shared by the benchmark scripts only (run them as `python benchmarks/NAME.py` from the repository root);
+those shared with the tests (the shared data, the reference) are in wptk.testing."""
 import compileall
 import os
 import platform
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from oracle import shared_data  # noqa: E402  (the shared data, found as the tests find it)
+__all__ = ["REPO_ROOT", "OtherCpu", "allowed_cpus", "compile_bytecode", "cpu_model", "set_process_affinity",
+           "version", "wait_idle"]
 
-__all__ = ["OtherCpu", "compile_bytecode", "cpu_model", "shared_data", "version"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]     # the benchmarks' checkout
 
 
 def cpu_model():
@@ -75,3 +73,41 @@ class OtherCpu:
         t = os.times()
         return (time.perf_counter(), (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"),
                 t.user + t.system + t.children_user + t.children_system)
+
+
+def allowed_cpus():
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
+def set_process_affinity(cpus):
+    """Sets the CPU affinity of every thread of this process (sched_setaffinity(0) alone covers one thread)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]
+    ok = False
+    for tid in tids:
+        try:
+            os.sched_setaffinity(tid, cpus)
+            ok = True
+        except OSError:
+            pass
+    return ok
+
+
+def wait_idle(timeout, threshold=0.15):
+    """Waits (up to `timeout` s) for a second in which other processes use under `threshold` cores."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with OtherCpu() as m:
+            time.sleep(1.0)
+        if m.cores is None or m.cores < threshold:
+            return True
+        if time.monotonic() >= deadline:
+            print("  (machine still busy after %.0f s: others use %.2f cores)" % (timeout, m.cores))
+            return False

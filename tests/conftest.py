@@ -1,17 +1,12 @@
-"""Shared pytest set-up: the tests' helper modules on sys.path, and no silent skips in CI.
+"""Shared pytest set-up: no silent skips in CI (the tests' helpers are in wptk.testing).
 
 When the environment variable CI is set (`.ci/run` runs with CI=true), a skipped test or module fails the run with
 its skip reason: a missing package or missing shared data there means a feature went untested, not a test that does
 not apply. A skip that is right even in CI must say so with `@pytest.mark.allowed_skip(reason=...)`.
 """
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-# tests import their helpers (oracle.py) by module name
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_configure(config):
@@ -38,3 +33,28 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip_in_ci(outcome.get_result(), False)     # a whole module skipped (importorskip at import time)
+
+
+# The Beam pipeline's tests (test_beam_*.py) share a corpus and one reference run; wptk.beam.testing is imported
+# only when one of them asks, so the rest of the suite runs without Beam.
+
+@pytest.fixture(scope="module")
+def docs():
+    from wptk.beam.testing import make_documents
+    return make_documents()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, docs):
+    from wptk.beam.testing import corpus_text
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_bytes(corpus_text(docs).encode("utf-8"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, corpus):
+    """The reference run: one input file read in ~2 KB ranges (many splits), in-process FnApiRunner."""
+    from wptk.beam.testing import outputs, run
+    summary, directory = run(tmp_path_factory.mktemp("base"), corpus, "out", "--input_split_mb=0.002")
+    return summary, directory, outputs(directory)

@@ -1,5 +1,5 @@
 """Combining marks with a nonzero canonical combining class, mostly above U+FFFF, in varied orders, against the
-reference (PyPI bert-tensorflow, see tests/oracle.py) in every configuration.
+reference (PyPI bert-tensorflow, see tests/testing.py) in every configuration.
 
 Accent stripping is NFD, whose canonical reordering sorts each run of marks by combining class, then drops Mn.
 The marks that survive it (Mc with a nonzero class, such as U+1D165 and U+1D16D) keep the order NFD gives them,
@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-import oracle
+from wptk import testing
 import wptk
 
 pytest.importorskip("bert.tokenization", reason="the reference needs bert-tensorflow (pip install -e '.[test]')")
@@ -53,7 +53,7 @@ RELEASED = [("uncased", True), ("cased", False), ("multi_cased", False), ("multi
 
 def reference_basic(text, lower, strip):
     """The reference's BasicTokenizer, with lowercasing and accent stripping separately switched."""
-    ref = oracle.reference_module()
+    ref = testing.reference_module()
     if lower == strip:
         return ref.BasicTokenizer(do_lower_case=lower).tokenize(text)
     basic = ref.BasicTokenizer(do_lower_case=False)
@@ -93,7 +93,7 @@ def words_vocab(tmp_path_factory):
 
 @pytest.mark.parametrize("lower,strip", BASIC_CONFIGS)
 def test_full_tokenizer_equals_reference_with_a_vocab_of_the_words(words_vocab, lower, strip):
-    ref = oracle.reference_module()
+    ref = testing.reference_module()
     wordpiece = ref.WordpieceTokenizer(vocab=ref.load_vocab(str(words_vocab)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)   # a vocab of mixed case: the case warning does not apply
@@ -106,8 +106,8 @@ def test_full_tokenizer_equals_reference_with_a_vocab_of_the_words(words_vocab, 
 
 @pytest.mark.parametrize("name,lower", RELEASED)
 def test_released_vocabs_equal_reference(name, lower):
-    path = oracle.require_shared() / "vocab" / oracle.VOCABS[name]
-    ref = oracle.reference_tokenizer(path, lower)
+    path = testing.require_shared() / "vocab" / testing.VOCABS[name]
+    ref = testing.reference_tokenizer(path, lower)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)   # multi_cased lowercased: a deliberate case mismatch
         tok = wptk.FullTokenizer(str(path), do_lower_case=lower)

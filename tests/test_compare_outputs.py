@@ -3,7 +3,7 @@ import shutil
 import subprocess
 import sys
 
-from oracle import REPO_ROOT, require_shared
+from wptk.testing import REPO_ROOT, require_shared
 
 SCRIPT = REPO_ROOT / "tools" / "compare_outputs.py"
 

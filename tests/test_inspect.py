@@ -8,14 +8,13 @@ import tempfile
 import pytest
 
 import wptk
-from test_cli_tokenize import wptk as wptk_cli
-from test_pretraining_golden import case_flags, golden_cases
-from tf_reading import read_pretraining_records
 from wptk.inspection import FEATURES, Profile, example_text, read_batches
+from wptk.testing import (case_flags, golden_cases, read_pretraining_records, reference_instances,
+                          reference_pretraining_module, reference_tokenizer, run_wptk)
 
 
 def decoded(paths):
-    """All records of `paths` decoded by wptk, as dicts of Python lists (as tf_reading returns them)."""
+    """All records of `paths` decoded by wptk, as dicts of Python lists (as read_pretraining_records returns them)."""
     rows = []
     for batch in read_batches([str(p) for p in paths]):
         for r in range(len(batch["input_ids"])):
@@ -31,12 +30,7 @@ def test_golden_records_decode_as_tensorflow_decodes_them(case):
 
 def test_examples_show_the_tokens_the_reference_logged():
     """The reference logs `tokens: ...` of its first instances; the golden case's records are those instances."""
-    from test_pretraining_reference import reference_instances
-    from absl import flags
-    from bert import create_pretraining_data as ref
-    from oracle import reference_tokenizer
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS(["x"])
+    ref = reference_pretraining_module()
     root, _, vocab_file, seq, pred = case_flags("austen_defaults")
     config = wptk.pretraining.PretrainingConfig(max_seq_length=seq, max_predictions_per_seq=pred, dupe_factor=1)
     text = (root / "input.txt").read_text(encoding="utf-8")
@@ -128,7 +122,7 @@ def records(tmp_path):
 
 
 def one_line_error(args, message):
-    code, _, err = wptk_cli("inspect", *map(str, args))
+    code, _, err = run_wptk("inspect", *map(str, args))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert message in err, err
 
@@ -160,7 +154,7 @@ def test_bad_files_are_one_line_errors_naming_file_and_record(tmp_path, records)
 def test_gzip_and_several_files_are_read_and_counted(tmp_path, records):
     path, data = records
     (tmp_path / "r.tfrecord.gz").write_bytes(gzip.compress(data))
-    code, out, err = wptk_cli("inspect", str(path), str(tmp_path / "r.tfrecord.gz"), "--json")
+    code, out, err = run_wptk("inspect", str(path), str(tmp_path / "r.tfrecord.gz"), "--json")
     assert code == 0, err
     figures = json.loads(out)
     assert figures["records"] == 2 * 1361 and len(figures["files"]) == 2
@@ -171,7 +165,7 @@ def test_examples_and_report(tmp_path, records):
     pytest.importorskip("matplotlib")
     path, _ = records
     root, _, vocab_file, _, _ = case_flags("austen_defaults")
-    code, out, err = wptk_cli("inspect", str(path), "--vocab", str(vocab_file), "--examples", "3", "--report",
+    code, out, err = run_wptk("inspect", str(path), "--vocab", str(vocab_file), "--examples", "3", "--report",
                               str(tmp_path / "report.html"))
     assert code == 0, err
     assert out.count("*** Example ***") == 3 and "tokens: [CLS] " in out and "random next" in out

@@ -13,8 +13,9 @@ PACKAGE = ROOT / "wptk"
 # Modules of the command-line layer: wptk's commands and what only commands use.
 COMMAND_LINE = {"wptk.cli", "wptk.__main__", "wptk.flags", "wptk.program"} | {
     f"wptk.{p.stem}" for p in PACKAGE.glob("cmd_*.py")}
-# The Beam jobs' command lines (flags, run()) and how they run a job; below them, the transforms.
-BEAM_JOBS = {"wptk.beam.create_pretraining_data", "wptk.beam.word_count", "wptk.beam.runner"}
+# The Beam jobs' command lines (flags, run()) and how they run a job, and the tests' helpers that run one; below
+# them, the transforms.
+BEAM_JOBS = {"wptk.beam.create_pretraining_data", "wptk.beam.word_count", "wptk.beam.runner", "wptk.beam.testing"}
 
 
 def module_name(path):

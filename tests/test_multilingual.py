@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import wptk
-from oracle import require_shared
+from wptk.testing import require_shared
 from wptk import chartable
 
 ZWSP = "\u200b"
@@ -121,7 +121,7 @@ TEXT_CHARS = st.sampled_from(list("aZé ,.!\t") + ["\u200b", "\u200c", "\u200d",
 @pytest.fixture(scope="module")
 def reference(multi_vocab):
     pytest.importorskip("bert.tokenization", reason="the reference needs bert-tensorflow (pip install -e '.[test]')")
-    from oracle import reference_tokenizer
+    from wptk.testing import reference_tokenizer
     return reference_tokenizer(multi_vocab, False)
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from test_cli_tokenize import wptk
+from wptk.testing import run_wptk
 
 VOCAB = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\n.\n"
 TEXT = "The cat sat.\nThe cat sat.\n\nThe cat.\nSat.\n"
@@ -54,18 +54,18 @@ def test_an_output_that_is_an_input_under_another_name_is_refused(work, alias):
         os.link(target, out)
     else:
         out = target
-    code, _, err = wptk("tokenize", "--vocab", str(work / "vocab.txt"), str(work / "in.txt"), "-o", str(out))
+    code, _, err = run_wptk("tokenize", "--vocab", str(work / "vocab.txt"), str(work / "in.txt"), "-o", str(out))
     one_line_error(code, err, "is also an input")
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}", f"--output_file={out}",
-                        f"--vocab_file={work / 'vocab.txt'}", "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}", f"--output_file={out}",
+                            f"--vocab_file={work / 'vocab.txt'}", "--quiet")
     one_line_error(code, err, "is also an input")
     assert unchanged(work)
 
 
 def test_vocab_refuses_to_write_over_its_input(work):
     pytest.importorskip("apache_beam")
-    code, _, err = wptk("vocab", f"--input_file={work / 'in.txt'}", f"--output={work / 'in.txt'}",
-                        "--vocab_size=120", "--quiet")
+    code, _, err = run_wptk("vocab", f"--input_file={work / 'in.txt'}", f"--output={work / 'in.txt'}",
+                            "--vocab_size=120", "--quiet")
     one_line_error(code, err, "is also an input")
     assert unchanged(work)
 
@@ -73,16 +73,16 @@ def test_vocab_refuses_to_write_over_its_input(work):
 @pytest.mark.parametrize("second", ["out.tfrecord", "./out.tfrecord", "sub/../out.tfrecord"])
 def test_one_output_file_named_twice_is_an_error(work, second):
     (work / "sub").mkdir()
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
-                        f"--output_file={work / 'out.tfrecord'},{work / second}", f"--vocab_file={work / 'vocab.txt'}",
-                        "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
+                            f"--output_file={work / 'out.tfrecord'},{work / second}",
+                            f"--vocab_file={work / 'vocab.txt'}", "--quiet")
     one_line_error(code, err, "--output_file names one file twice")
     assert not list(work.glob("*.tfrecord")) and not list(work.glob(".*tmp*"))
 
 
 def test_a_device_may_be_named_twice(work):
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
-                        "--output_file=/dev/null,/dev/null", f"--vocab_file={work / 'vocab.txt'}", "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
+                            "--output_file=/dev/null,/dev/null", f"--vocab_file={work / 'vocab.txt'}", "--quiet")
     assert code == 0, err
 
 
@@ -104,23 +104,23 @@ def test_odd_paths_get_messages_that_say_what_is_wrong(work):
     vocab = str(work / "vocab.txt")
     (work / "loop1").symlink_to(work / "loop2")
     (work / "loop2").symlink_to(work / "loop1")
-    code, _, err = wptk("tokenize", "--vocab", vocab, str(work / "loop1"))
+    code, _, err = run_wptk("tokenize", "--vocab", vocab, str(work / "loop1"))
     one_line_error(code, err, "a loop of symbolic links")
     (work / "gone").symlink_to(work / "nowhere.txt")
-    code, _, err = wptk("tokenize", "--vocab", vocab, str(work / "gone"))
+    code, _, err = run_wptk("tokenize", "--vocab", vocab, str(work / "gone"))
     one_line_error(code, err, "a symbolic link to")
     (work / "dangling").symlink_to(work / "no_dir" / "x.txt")
-    code, _, err = wptk("tokenize", "--vocab", vocab, str(work / "in.txt"), "-o", str(work / "dangling"))
+    code, _, err = run_wptk("tokenize", "--vocab", vocab, str(work / "in.txt"), "-o", str(work / "dangling"))
     one_line_error(code, err, "is a symbolic link to")
     assert "whose directory does not exist" in err
-    code, _, err = wptk("create-pretraining-data", "--input_file=", f"--output_file={work / 'o.tfrecord'}",
-                        f"--vocab_file={vocab}", "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", "--input_file=", f"--output_file={work / 'o.tfrecord'}",
+                            f"--vocab_file={vocab}", "--quiet")
     one_line_error(code, err, "--input_file names no file")
 
 
 def test_an_existing_file_whose_name_holds_glob_characters_is_read_as_named(work):
     (work / "[x].txt").write_text(TEXT, encoding="utf-8")
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / '[x].txt'}",
-                        f"--output_file={work / 'o.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}", "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / '[x].txt'}",
+                            f"--output_file={work / 'o.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}", "--quiet")
     assert code == 0, err
     assert (work / "o.tfrecord").stat().st_size > 0

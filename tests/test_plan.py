@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from oracle import REPO_ROOT
+from wptk.testing import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "wptk" / "data" / "sample.txt"
 VOCAB = REPO_ROOT / "wptk" / "data" / "sample_vocab.txt"

@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 
 import wptk
-from oracle import require_shared
-from tf_reading import read_pretraining_records
 from wptk import pretraining as pt
 from wptk._native.pyrandom import CompatRandom
+from wptk.testing import read_pretraining_records, require_shared
 from wptk.tfrecord import RecordWriter
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "##x", "."]

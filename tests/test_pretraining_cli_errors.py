@@ -5,7 +5,7 @@ import lzma
 
 import pytest
 
-from test_cli_tokenize import wptk
+from wptk.testing import run_wptk
 
 GOOD_VOCAB = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\n.\n"
 
@@ -18,9 +18,9 @@ def work(tmp_path):
 
 
 def run(work, *extra, input_file=None, vocab=None, output=None, max_file_bytes=None):
-    return wptk("create-pretraining-data", f"--input_file={input_file or work / 'in.txt'}",
-                f"--output_file={output or work / 'out.tfrecord'}", f"--vocab_file={vocab or work / 'vocab.txt'}",
-                "--quiet", *extra, max_file_bytes=max_file_bytes)
+    return run_wptk("create-pretraining-data", f"--input_file={input_file or work / 'in.txt'}",
+                    f"--output_file={output or work / 'out.tfrecord'}", f"--vocab_file={vocab or work / 'vocab.txt'}",
+                    "--quiet", *extra, max_file_bytes=max_file_bytes)
 
 
 def assert_clean_failure(work, code, err, message):
@@ -83,10 +83,10 @@ def test_unparseable_flags_are_one_line_usage_errors(work, flag, message):
 
 
 def test_missing_flags_and_commands_are_one_line_usage_errors(work):
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}")
     assert code == 2 and err == ("wptk create-pretraining-data: error: the following arguments are required: "
                                  "--output_file, --vocab_file; see wptk create-pretraining-data --help\n"), err
-    code, _, err = wptk("create-pretraining-dat")
+    code, _, err = run_wptk("create-pretraining-dat")
     assert code == 2 and err.startswith("wptk: error: argument COMMAND: invalid choice: 'create-pretraining-dat'") \
         and len(err.splitlines()) == 1, err
 
@@ -153,7 +153,7 @@ def test_invalid_utf8_is_dropped_and_counted_or_strict(work):
 
 
 def test_help_lists_reference_flags():
-    code, out, _ = wptk("create-pretraining-data", "--help")
+    code, out, _ = run_wptk("create-pretraining-data", "--help")
     assert code == 0
     for flag in ["--input_file", "--output_file", "--vocab_file", "--do_lower_case", "--do_whole_word_mask",
                  "--max_seq_length", "--max_predictions_per_seq", "--random_seed", "--dupe_factor",
@@ -162,9 +162,9 @@ def test_help_lists_reference_flags():
 
 
 def test_log_examples_and_summary(work):
-    code, _, err = wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
-                        f"--output_file={work / 'out.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}",
-                        "--log_examples=2", "--dupe_factor=1")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={work / 'in.txt'}",
+                            f"--output_file={work / 'out.tfrecord'}", f"--vocab_file={work / 'vocab.txt'}",
+                            "--log_examples=2", "--dupe_factor=1")
     assert code == 0, err
     assert err.count("*** Example ***") == 2 and "tokens: [CLS]" in err and "masked_lm_labels:" in err
     assert "2 documents, 4 sentences" in err and "instances" in err

@@ -1,22 +1,7 @@
 """create-pretraining-data reproduces the reference's records (../shared/data/golden/pretraining/*)."""
-import shlex
-
 import pytest
 
-from oracle import require_shared, shared_data
-from test_cli_tokenize import wptk
-from tf_reading import read_pretraining_records
-
-
-VISIBLE_CASES = ["austen_defaults", "austen_wwm", "bible_cased_512", "multilingual_wwm"]
-
-
-def golden_cases():
-    """Every case directory in golden/pretraining, so a case added there is tested too; the visible cases
-    even where the shared data is absent (their tests then skip)."""
-    root = shared_data()
-    found = [p.name for p in (root / "golden" / "pretraining").iterdir() if p.is_dir()] if root else []
-    return sorted(set(found) | set(VISIBLE_CASES))
+from wptk.testing import VISIBLE_CASES, case_flags, golden_cases, read_pretraining_records, require_shared, run_wptk
 
 
 def test_the_visible_cases_are_there():
@@ -24,21 +9,13 @@ def test_the_visible_cases_are_there():
     assert all((root / case / "expected.tfrecord").is_file() for case in VISIBLE_CASES)
 
 
-def case_flags(case):
-    root = require_shared() / "golden" / "pretraining" / case
-    flags = shlex.split((root / "args").read_text())
-    vocab = require_shared() / "vocab" / (root / "vocab").read_text().strip()
-    values = {f.split("=")[0].lstrip("-"): f.split("=", 1)[1] for f in flags if "=" in f}
-    return root, flags, vocab, int(values.get("max_seq_length", 128)), int(values.get("max_predictions_per_seq", 20))
-
-
 @pytest.mark.parametrize("case", golden_cases())
 @pytest.mark.parametrize("gzip", [False, True])
 def test_records_match_golden(tmp_path, case, gzip):
     root, flags, vocab, seq, pred = case_flags(case)
     out = tmp_path / "out.tfrecord"
-    code, _, err = wptk("create-pretraining-data", f"--input_file={root / 'input.txt'}", f"--output_file={out}",
-                        f"--vocab_file={vocab}", *flags, *(["--gzip"] if gzip else []), "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={root / 'input.txt'}", f"--output_file={out}",
+                            f"--vocab_file={vocab}", *flags, *(["--gzip"] if gzip else []), "--quiet")
     assert code == 0, err
     expected = read_pretraining_records([root / "expected.tfrecord"], seq, pred)
     got = read_pretraining_records([out], seq, pred, gzip=gzip)
@@ -50,9 +27,9 @@ def test_records_match_golden(tmp_path, case, gzip):
 def test_round_robin_over_output_files_and_absl_spellings(tmp_path):
     root, flags, vocab, seq, pred = case_flags("austen_defaults")
     outs = [tmp_path / f"part{i}.tfrecord" for i in range(3)]
-    code, _, err = wptk("create-pretraining-data", "--input_file", str(root / "input.txt"), "--output_file",
-                        ",".join(map(str, outs)), "--vocab_file", str(vocab), "--do_lower_case", "-dupe_factor=10",
-                        "--nodo_whole_word_mask", "--quiet")
+    code, _, err = run_wptk("create-pretraining-data", "--input_file", str(root / "input.txt"), "--output_file",
+                            ",".join(map(str, outs)), "--vocab_file", str(vocab), "--do_lower_case", "-dupe_factor=10",
+                            "--nodo_whole_word_mask", "--quiet")
     assert code == 0, err
     expected = read_pretraining_records([root / "expected.tfrecord"], seq, pred)
     parts = [read_pretraining_records([p], seq, pred) for p in outs]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import wptk
-from oracle import require_shared
 from wptk import pretraining as pt
+from wptk.testing import reference_instances, reference_pretraining_module, reference_tokenizer, require_shared
 
 WORDS = ["the", "Cat", "sat", "on", "a", "mat", ",", "unbelievable", "naïve", "Σοφία", "東京", "x\u0000y",
          "\u200b", "\t", "don't", "e.g.", "##", "[MASK]", "zzqx", "ÅNGSTRÖM", "Straße", "İstanbul", "Привет",
@@ -24,11 +24,7 @@ PROBS = [0.0, 0.15, 0.5, 1.0, 0.25, 0.375, 0.125, 0.625]
 
 @pytest.fixture(scope="module")
 def reference():
-    from absl import flags
-    from bert import create_pretraining_data as ref
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS(["x"])
-    return ref
+    return reference_pretraining_module()
 
 
 _TOKENIZERS = {}
@@ -37,7 +33,6 @@ _TOKENIZERS = {}
 def tokenizers(name):
     """(wptk tokenizer, reference tokenizer) for a VOCABS configuration, made once."""
     if name not in _TOKENIZERS:
-        from oracle import reference_tokenizer
         vocab, lower = VOCABS[name]
         path = require_shared() / "vocab" / vocab
         _TOKENIZERS[name] = wptk.FullTokenizer(str(path), do_lower_case=lower), reference_tokenizer(path, lower)
@@ -47,13 +42,6 @@ def tokenizers(name):
 @pytest.fixture(scope="module")
 def uncased():
     return tokenizers("uncased")
-
-
-def reference_instances(ref, ref_tokenizer, path, config):
-    rng = random.Random(config.random_seed)
-    return ref.create_training_instances([str(path)], ref_tokenizer, config.max_seq_length, config.dupe_factor,
-                                         config.short_seq_prob, config.masked_lm_prob,
-                                         config.max_predictions_per_seq, rng)
 
 
 def our_instances(tokenizer, path, config):

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from oracle import REPO_ROOT, require_shared
+from wptk.testing import REPO_ROOT, require_shared
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, re.S)

@@ -6,9 +6,7 @@ import sys
 
 import pytest
 
-from oracle import REPO_ROOT
-from test_cli_tokenize import wptk
-from test_pretraining_golden import case_flags, golden_cases
+from wptk.testing import REPO_ROOT, case_flags, golden_cases, run_wptk
 
 SAMPLE = REPO_ROOT / "wptk" / "data" / "sample.txt"
 VOCAB = REPO_ROOT / "wptk" / "data" / "sample_vocab.txt"
@@ -20,9 +18,9 @@ def warnings_of(err):
 
 def make(tmp_path, text, *flags):
     (tmp_path / "in.txt").write_text(text, encoding="utf-8")
-    code, _, err = wptk("create-pretraining-data", f"--input_file={tmp_path / 'in.txt'}",
-                        f"--output_file={tmp_path / 'out.tfrecord'}", f"--vocab_file={VOCAB}", "--dupe_factor=1",
-                        *flags)
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={tmp_path / 'in.txt'}",
+                            f"--output_file={tmp_path / 'out.tfrecord'}", f"--vocab_file={VOCAB}", "--dupe_factor=1",
+                            *flags)
     assert code == 0, err
     return err
 
@@ -46,8 +44,8 @@ def test_one_sentence_documents_are_warned_about(tmp_path):
 @pytest.mark.parametrize("case", golden_cases())
 def test_the_goldens_flags_and_inputs_give_no_warning(tmp_path, case):
     root, flags, vocab, _, _ = case_flags(case)
-    code, _, err = wptk("create-pretraining-data", f"--input_file={root / 'input.txt'}",
-                        f"--output_file={tmp_path / 'out.tfrecord'}", f"--vocab_file={vocab}", *flags)
+    code, _, err = run_wptk("create-pretraining-data", f"--input_file={root / 'input.txt'}",
+                            f"--output_file={tmp_path / 'out.tfrecord'}", f"--vocab_file={vocab}", *flags)
     assert code == 0 and warnings_of(err) == [], err
 
 

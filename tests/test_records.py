@@ -254,7 +254,7 @@ CONFIGS = [  # (max_seq_length, max_predictions_per_seq, n, nsp dtype)
 
 def _tf_read(tf, files, seq_len, max_pred, compression):
     """run_pretraining.py's parse of `files`, as one array per feature (records stacked)."""
-    from tf_reading import read_pretraining_records
+    from wptk.testing import read_pretraining_records
     records = read_pretraining_records(files, seq_len, max_pred, gzip=compression == "GZIP")
     dtypes = {"masked_lm_weights": np.float32}
     return {k: np.array([r[k] for r in records], dtype=dtypes.get(k, np.int64)).reshape(len(records), -1)

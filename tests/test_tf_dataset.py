@@ -3,13 +3,10 @@ import collections
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from oracle import REPO_ROOT, require_shared
-from tf_reading import read_pretraining_records
+from wptk.testing import REPO_ROOT, read_pretraining_records, require_shared
 
 tf = pytest.importorskip("tensorflow")
 wtf = pytest.importorskip("wptk.tf")

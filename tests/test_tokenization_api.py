@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import wptk
-from oracle import require_shared
+from wptk.testing import greedy_wordpiece, require_shared
 
 SMALL_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",", "low",
                "##er", "##est"]
@@ -178,20 +178,6 @@ def test_release_memory_keeps_the_tokenizer_usable(small_vocab_file):
     tok.release_memory()
     assert np.array_equal(tok.encode_batch(["unwanted running"] * 100)[0], before)
     assert tok.tokenize("unwanted") == ["un", "##want", "##ed"]
-
-
-def greedy_wordpiece(vocab, word, unk="[UNK]"):
-    """Greedy longest-match-first WordPiece of one word, spelled out as the reference does it."""
-    pieces, start = [], 0
-    while start < len(word):
-        end = len(word)
-        while end > start and (word[start:end] if start == 0 else "##" + word[start:end]) not in vocab:
-            end -= 1
-        if end == start:
-            return [unk]
-        pieces.append(word[start:end] if start == 0 else "##" + word[start:end])
-        start = end
-    return pieces
 
 
 @pytest.mark.parametrize("seed", range(4))

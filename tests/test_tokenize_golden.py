@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import wptk
-from oracle import require_shared
+from wptk.testing import require_shared
 
 CONFIGS = {
     "uncased": ("bert-base-uncased.vocab.txt", True),

@@ -1,6 +1,6 @@
 """Differential property tests: wptk.FullTokenizer against Google BERT's tokenization.py.
 
-The reference is ``bert.tokenization`` (PyPI bert-tensorflow 1.0.4, see tests/oracle.py). Hypothesis generates
+The reference is ``bert.tokenization`` (PyPI bert-tensorflow 1.0.4, see tests/testing.py). Hypothesis generates
 text that hits the places where a native reimplementation can drift from the reference: every Unicode plane
 (lone surrogates included), control and format characters that ``_clean_text`` drops, the whitespace that
 ``str.split`` knows but ``_is_whitespace`` does not (U+2028, U+2029), Python's context-sensitive lowercasing of
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import oracle
+from wptk import testing
 
 pytest.importorskip("bert.tokenization", reason="the reference needs bert-tensorflow (pip install wptk[test])")
 
@@ -51,15 +51,15 @@ class Pair:
     def __init__(self, name, do_lower_case):
         import wptk
 
-        path = oracle.vocab_path(name)
+        path = testing.vocab_path(name)
         self.name = name
         self.do_lower_case = do_lower_case
         with warnings.catch_warnings():
             # multi_cased with do_lower_case=True is a deliberate configuration here (the reference allows it).
             warnings.simplefilter("ignore", UserWarning)
             self.wptk = wptk.FullTokenizer(str(path), do_lower_case=do_lower_case)
-        self.ref = oracle.reference_tokenizer(path, do_lower_case)
-        self.line_ids = oracle.vocab_line_ids(path)
+        self.ref = testing.reference_tokenizer(path, do_lower_case)
+        self.line_ids = testing.vocab_line_ids(path)
 
     def __repr__(self):
         return "%s(do_lower_case=%s)" % (self.name, self.do_lower_case)
@@ -70,7 +70,7 @@ _PAIRS = {}
 
 @pytest.fixture(scope="module", params=CONFIGS, ids=["%s-%s" % (n, "lower" if lc else "keep") for n, lc in CONFIGS])
 def pair(request):
-    oracle.require_shared()
+    testing.require_shared()
     if request.param not in _PAIRS:
         _PAIRS[request.param] = Pair(*request.param)
     return _PAIRS[request.param]
@@ -146,10 +146,10 @@ def _vocab_words():
     global _VOCAB_WORDS
     if _VOCAB_WORDS is None:
         words = set()
-        root = oracle.shared_data()
+        root = testing.shared_data()
         if root is not None:
             for name in ("uncased", "multi_cased", "chinese"):
-                for tok in oracle.vocab_line_ids(oracle.vocab_path(name)):
+                for tok in testing.vocab_line_ids(testing.vocab_path(name)):
                     tok = tok[2:] if tok.startswith("##") else tok
                     if tok:
                         words.add(tok)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from oracle import REPO_ROOT
+from wptk.testing import REPO_ROOT
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("keras_hub")

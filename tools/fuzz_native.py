@@ -9,8 +9,9 @@ multilingual modes; tokenize, encode, encode_batch with offsets, pickling), the 
 arguments, then one argument broken at random), the vocab learner, and the record encoder. Case k of seed s draws
 from Random(f"{s}:{k}"), so `--seed s --case k` replays one case. A finding is an exception a call must not raise
 (for valid arguments any; for broken ones anything but ValueError or TypeError) or a result that breaks an
-invariant (a WordpieceTokenizer against greedy longest-match spelled out here, ids against tokens, offsets inside
-the text, serialize against frame_examples). Under ASan a memory error stops the process with ASan's report.
+invariant (a WordpieceTokenizer against the greedy longest match spelled out in wptk.testing, ids against
+tokens, offsets inside the text, serialize against frame_examples). Under ASan a memory error stops the process
+with ASan's report.
 """
 import argparse
 import collections
@@ -92,33 +93,13 @@ def random_vocab(rng):
     return [t.replace("\n", "") for t in tokens]
 
 
-def greedy_wordpiece(vocab, text, unk, max_chars):
-    """The reference WordpieceTokenizer's result, spelled out: greedy longest match per whitespace word."""
-    out = []
-    for word in text.split():
-        if len(word) > max_chars:
-            out.append(unk)
-            continue
-        pieces, start = [], 0
-        while start < len(word):
-            end = len(word)
-            while end > start and (word[start:end] if start == 0 else "##" + word[start:end]) not in vocab:
-                end -= 1
-            if end == start:
-                pieces = [unk]
-                break
-            pieces.append(word[start:end] if start == 0 else "##" + word[start:end])
-            start = end
-        out.extend(pieces)
-    return out
-
-
 class Text(str):
     pass
 
 
 def fuzz_tokenizer(rng, tmp):
     import wptk
+    from wptk.testing import greedy_wordpiece
     tokens = random_vocab(rng)
     path = os.path.join(tmp, "vocab.txt")
     with open(path, "w", encoding="utf-8", errors="ignore") as f:      # UTF-8 has no lone surrogates

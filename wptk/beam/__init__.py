@@ -7,6 +7,7 @@
   the jobs (command lines: flags, run(), main(); `python -m pipelines.<job>` from a source checkout runs them):
     runner      choosing the runner, checking Beam's flags, running a job, metrics, worker errors as one line
     create_pretraining_data, word_count
+    testing     what the Beam tests share (a corpus, the job run in this process): see wptk.testing
 """
 import logging
 
