@@ -36,7 +36,8 @@ masked_lm_prob 0.15, short_seq_prob 0.1, seed 12345), uncased BERT vocab.
 
 Memory: the kernel's own peak RSS of each process (VmHWM in /proc/PID/status, a high-water mark, so nothing
 between two reads is missed), read every 20 ms for every process in the run's process tree while it lives; a
-worker is a process running apache_beam's sdk_worker_main; "worker peak RSS" is the largest peak among them. The
+worker is a python process running Beam's SDK harness (started as `python -m wptk.beam.workers`, or as
+apache_beam's sdk_worker_main); "worker peak RSS" is the largest peak among them. The
 driver (FnApiRunner; documents reach their bucket through spill files, only references through the driver) is
 reported separately. As a check, os.wait4's ru_maxrss of the driver (the kernel's peak of the driver and every
 descendant it reaped) must not exceed the largest VmHWM read; the run says so when it does by over 1 MiB (growth
@@ -124,6 +125,13 @@ def build_corpus(corpus_dir, target, path):
 # ---------------------------------------------------------------------------------------------- measured runs
 
 
+def is_worker(cmdline):
+    """Whether a process's command line is a local Beam worker's: python running the SDK harness (wptk starts it
+    as `python -m wptk.beam.workers`); the `sh -c` that starts it does not count."""
+    return ("python" in os.path.basename(cmdline[0]) if cmdline else False) and any(
+        mark in " ".join(cmdline) for mark in ("wptk.beam.workers", "sdk_worker_main"))
+
+
 def vm_hwm(pid):
     """The kernel's peak resident set size of a live process (VmHWM), in bytes; None once it has gone."""
     try:
@@ -159,7 +167,7 @@ class TreeMonitor(threading.Thread):
                         continue
                     if proc.pid not in self.peaks and proc.pid != self.root.pid:
                         cmdline = proc.cmdline()    # workers run under `sh -c`: count the python process only
-                        if "sdk_worker_main" in " ".join(cmdline) and "python" in os.path.basename(cmdline[0]):
+                        if is_worker(cmdline):
                             self.workers.add(proc.pid)
                     self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), rss)
                 except ps.Error:

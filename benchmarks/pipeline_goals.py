@@ -87,6 +87,9 @@ def engine_goals(engine, label, rows, sizes, buckets_of, input_mb, rate, verdict
         else:
             a, b = max(small_row["memory"]["workers"] or [0]), max(big_row["memory"]["workers"] or [0])
             what = "worker"
+        if not (a and b):
+            print(f"  {what} peak RSS: no {what} process was measured: cannot judge the memory goal")
+            return
         print(f"  {what} peak RSS {big:g} MB ({buckets_of[big]} buckets) / {small:g} MB ({buckets_of[small]} "
               f"buckets): {b / 2**20:.0f} / {a / 2**20:.0f} MiB = {b / a:.3f} (goal <= {GOAL_RSS:.2f}): "
               f"{verdict(b / a <= GOAL_RSS)}")
