@@ -19,33 +19,16 @@ cimport numpy as cnp
 cnp.import_array()
 
 from cpython.object cimport PyObject
+from wptk._native.flags cimport (F_BREAK, F_CASE_IGNORABLE, F_CASED, F_CJK, F_CLUSTER_CONT, F_DELETE, F_LEADING,
+                                 F_MAPPED, F_MN, F_MONGOLIAN, F_PUNCT, F_REORDER, F_SOFT, F_SPACE, F_THAI, F_WS,
+                                 NNBSP)
 from wptk._native.hashing cimport mix
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                                      PyUnicode_READY, list_item, unicode_check, unicode_data, unicode_is_ready,
                                      unicode_kind, unicode_length)
 
-# Flag bits, as defined in wptk/chartable.py.
-cdef enum:
-    F_DELETE = 1 << 0
-    F_WS = 1 << 1
-    F_CJK = 1 << 2
-    F_PUNCT = 1 << 3
-    F_SPACE = 1 << 4
-    F_CASED = 1 << 5
-    F_CASE_IGNORABLE = 1 << 6
-    F_MN = 1 << 7
-    F_REORDER = 1 << 8
-    F_MAPPED = 1 << 9
-    F_SOFT = 1 << 10
-    F_BREAK = 1 << 11
-    F_THAI = 1 << 12
-    F_MONGOLIAN = 1 << 13
-    F_CLUSTER_CONT = 1 << 14
-    F_LEADING = 1 << 15
-
 cdef enum:
     POOL_MAX = 8
-    NNBSP = 0x202F
     PENDING = -2          # a token id: characters with no piece, covered by a neighbouring token's span
     UNKNOWN_COST = 1 << 20
     MAX_SOFT_KEPT = 64
