@@ -23,6 +23,7 @@ from wptk._native.flags cimport (F_BREAK, F_CASE_IGNORABLE, F_CASED, F_CJK, F_CL
                                  F_MAPPED, F_MN, F_MONGOLIAN, F_PUNCT, F_REORDER, F_SOFT, F_SPACE, F_THAI, F_WS,
                                  NNBSP)
 from wptk._native.hashing cimport mix
+from wptk._native.trie cimport CONT_ROOT, NO_NODE, START_ROOT, Trie, TrieView, greedy_pieces, trie_child
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                                      PyUnicode_READY, list_item, unicode_check, unicode_data, unicode_is_ready,
                                      unicode_kind, unicode_length)
@@ -35,7 +36,6 @@ cdef enum:
     CAPITAL_SIGMA = 0x3A3
     SMALL_SIGMA = 0x3C3
     FINAL_SIGMA = 0x3C2
-    NO_NODE = -1
     ERR_NO_UNK = 1
     ERR_NOMEM = 2
 
@@ -148,14 +148,23 @@ cdef struct Toks:
     Py_ssize_t cap
 
 
-cdef int toks_push(Toks* t, int32_t tid, int32_t first, int32_t last) noexcept nogil:
+cdef int toks_reserve(Toks* t, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
-    if t.n == t.cap:
-        cap = t.cap * 2 if t.cap else 64
-        if (grow(<void**>&t.ids, cap * sizeof(int32_t)) < 0 or grow(<void**>&t.first, cap * sizeof(int32_t)) < 0
-                or grow(<void**>&t.last, cap * sizeof(int32_t)) < 0):
-            return -1
-        t.cap = cap
+    if need <= t.cap:
+        return 0
+    cap = t.cap * 2 if t.cap else 64
+    while cap < need:
+        cap *= 2
+    if (grow(<void**>&t.ids, cap * sizeof(int32_t)) < 0 or grow(<void**>&t.first, cap * sizeof(int32_t)) < 0
+            or grow(<void**>&t.last, cap * sizeof(int32_t)) < 0):
+        return -1
+    t.cap = cap
+    return 0
+
+
+cdef inline int toks_push(Toks* t, int32_t tid, int32_t first, int32_t last) noexcept nogil:
+    if t.n == t.cap and toks_reserve(t, t.n + 1) < 0:
+        return -1
     t.ids[t.n] = tid
     t.first[t.n] = first
     t.last[t.n] = last
@@ -171,10 +180,9 @@ cdef void toks_free(Toks* t) noexcept nogil:
     t.n = t.cap = 0
 
 
-cdef inline uint64_t edge_key(int32_t node, uint32_t cp) noexcept nogil:
-    return (<uint64_t>node << 21) | cp
-
-
+cdef inline Py_ssize_t matched_at(const int64_t* at, Py_ssize_t a, Py_ssize_t k) noexcept nogil:
+    """Where the k-th matched character of a word is: at[k], or a + k when all from a on are matched (at NULL)."""
+    return at[k] if at != NULL else a + k
 
 
 cdef extern from *:
@@ -333,6 +341,7 @@ cdef void cache_store(Cache* c, uint64_t h, const uint32_t* cp, Py_ssize_t n, To
 cdef struct Scratch:
     Chars word            # cleaned characters of one whitespace-delimited word (pos: index in the text)
     Chars norm            # the word after normalization (pos: index in the word)
+    Chars real            # multilingual: the characters of a piece of norm that WordPiece matches (pos: in norm)
     Toks toks             # the word's pieces
     Cache cache
     Out out               # ids and offsets of a call, kept allocated (and faulted in) between calls
@@ -365,6 +374,7 @@ cdef Out* start_output(Scratch* s, bint with_offsets, bint strict_unk) noexcept 
 cdef void scratch_free(Scratch* s) noexcept nogil:
     chars_free(&s.word)
     chars_free(&s.norm)
+    chars_free(&s.real)
     toks_free(&s.toks)
     cache_free(&s.cache)
     out_free(&s.out)
@@ -381,139 +391,6 @@ cdef int seg_reserve(Scratch* s, Py_ssize_t n) noexcept nogil:
         return -1
     s.seg_cap = n
     return 0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The vocabulary as a code-point trie stored in one open-addressing hash table: (node, code point) -> child.
-
-cdef struct Edge:                # a slot of the edge table: key and child share a cache line
-    uint64_t key                 # edge_key(parent, code point), or all ones when the slot is free
-    int32_t child
-
-
-cdef struct TrieView:
-    Edge* edges
-    uint64_t mask
-    int32_t* values          # token id of the entry ending at a node, or -1
-    int32_t start_root
-    int32_t cont_root
-
-
-cdef inline int32_t trie_child(const TrieView* t, int32_t node, uint32_t cp) noexcept nogil:
-    cdef uint64_t key = edge_key(node, cp)
-    cdef uint64_t slot = mix(key) & t.mask
-    cdef uint64_t k
-    while True:
-        k = t.edges[slot].key
-        if k == key:
-            return t.edges[slot].child
-        if k == <uint64_t>-1:
-            return NO_NODE
-        slot = (slot + 1) & t.mask
-
-
-cdef class Trie:
-    """Greedy longest-match lookup of WordPiece vocab entries; two roots: word starts and '##' continuations.
-
-    Every table grows as entries go in (a '##' token goes in twice: whole under the word-start root, without its
-    '##' under the continuation root), so no vocab can outgrow it."""
-    cdef TrieView view
-    cdef int32_t n_nodes
-    cdef int32_t node_cap
-    cdef readonly int64_t n_values      # 1 + the largest value inserted (0 when none)
-
-    def __cinit__(self, entries):
-        """`entries`: iterable of (token, id), token a str, id a non-negative int32."""
-        entries = list(entries)
-        cdef Py_ssize_t n_chars = 2
-        for token, _ in entries:
-            n_chars += len(token)
-        cdef uint64_t size = 16
-        while size < <uint64_t>n_chars:     # vocabs share prefixes: about a third as many edges as characters
-            size *= 2
-        self._allocate(size)
-        self.view.start_root = 0
-        self.view.cont_root = 1
-        self.n_nodes = 2
-        self._reserve_nodes(n_chars)
-        for token, tid in entries:
-            if tid < 0:
-                raise ValueError(f"trie values must be non-negative, got {tid} for {token!r}")
-            self._insert(self.view.start_root, token, 0, tid)
-            if PyUnicode_GET_LENGTH(token) >= 2 and token[0] == "#" and token[1] == "#":
-                self._insert(self.view.cont_root, token, 2, tid)
-            if tid >= self.n_values:
-                self.n_values = tid + 1
-
-    cdef int _reserve_nodes(self, Py_ssize_t need) except -1:
-        """Room in `values` for `need` nodes (new ones are not entries: -1)."""
-        cdef Py_ssize_t cap = self.node_cap if self.node_cap else 16
-        if need <= self.node_cap:
-            return 0
-        if need > 0x7FFFFFFF:
-            raise MemoryError("the vocabulary is too large for a trie")
-        while cap < need:
-            cap = min(2 * cap, 0x7FFFFFFF)
-        if grow(<void**>&self.view.values, cap * sizeof(int32_t)) < 0:
-            raise MemoryError()
-        memset(self.view.values + self.node_cap, 0xFF, (cap - self.node_cap) * sizeof(int32_t))
-        self.node_cap = <int32_t>cap
-        return 0
-
-    cdef int _insert(self, int32_t node, str token, Py_ssize_t begin, int32_t tid) except -1:
-        PyUnicode_READY(token)
-        cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(token)
-        cdef int kind = PyUnicode_KIND(token)
-        cdef void* data = PyUnicode_DATA(token)
-        cdef uint32_t cp
-        cdef int32_t child
-        if n == begin:
-            return 0
-        for i in range(begin, n):
-            cp = PyUnicode_READ(kind, data, i)
-            child = trie_child(&self.view, node, cp)
-            if child == NO_NODE:
-                if self.n_nodes == self.node_cap:
-                    self._reserve_nodes(<Py_ssize_t>self.n_nodes + 1)
-                child = self.n_nodes
-                self.n_nodes += 1
-                self._add_edge(node, cp, child)
-            node = child
-        self.view.values[node] = tid
-        return 0
-
-    cdef int _allocate(self, uint64_t size) except -1:
-        """An empty edge table of `size` (a power of two) slots."""
-        self.view.edges = <Edge*>malloc(size * sizeof(Edge))
-        if self.view.edges == NULL:
-            raise MemoryError()
-        memset(self.view.edges, 0xFF, size * sizeof(Edge))
-        self.view.mask = size - 1
-        return 0
-
-    cdef int _add_edge(self, int32_t node, uint32_t cp, int32_t child) except -1:
-        """Adds an edge, first doubling the table if it would be over half full (probes stay short)."""
-        cdef Edge* old = self.view.edges
-        cdef uint64_t i, old_size = self.view.mask + 1
-        if 2 * <uint64_t>self.n_nodes > old_size:
-            self._allocate(2 * old_size)
-            for i in range(old_size):
-                if old[i].key != <uint64_t>-1:
-                    self._place(old[i].key, old[i].child)
-            free(old)
-        self._place(edge_key(node, cp), child)
-        return 0
-
-    cdef inline void _place(self, uint64_t key, int32_t child):
-        cdef uint64_t slot = mix(key) & self.view.mask
-        while self.view.edges[slot].key != <uint64_t>-1:
-            slot = (slot + 1) & self.view.mask
-        self.view.edges[slot].key = key
-        self.view.edges[slot].child = child
-
-    def __dealloc__(self):
-        free(self.view.edges)
-        free(self.view.values)
 
 
 cdef _raise(int error):
@@ -820,7 +697,7 @@ cdef class Kernel:
         while i >= 0:
             s.seg[i] = -1
             if s.seg_flags[i] & 1:
-                node = t.start_root
+                node = START_ROOT
                 long_word = False
                 e = i
                 while e < n:
@@ -928,6 +805,7 @@ cdef class Kernel:
 
     cdef int piece(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
         """Emits norm[a:b] as one basic token (into `words`) or as WordPiece pieces (into s.toks)."""
+        cdef int rc
         if a >= b:
             return 0
         if words is not None:
@@ -937,8 +815,12 @@ cdef class Kernel:
                 words.append(PyUnicode_FromKindAndData(4, s.norm.cp + a, b - a))
             return 0
         if self.ml:
-            return self.wordpiece_transparent(&s.norm, a, b, &s.toks, False)
-        return self.wordpiece(&s.norm, a, b, &s.toks)
+            return self.wordpiece_transparent(s, a, b, False)
+        if b - a <= self.max_chars:
+            rc = self.wordpiece(s.norm.cp + a, NULL, b - a, &s.norm, a, b, &s.toks)
+            if rc <= 0:
+                return rc
+        return toks_push(&s.toks, self.unk_id, <int32_t>s.norm.pos[a], <int32_t>s.norm.pos[b - 1])
 
     cdef inline bint transparent(self, uint32_t cp, bint all_soft) noexcept nogil:
         """Multilingual: skipped by WordPiece (soft characters the vocab has no piece with, or all of them)."""
@@ -959,75 +841,50 @@ cdef class Kernel:
                 n += 1
         return n
 
-    cdef int wordpiece_transparent(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t,
-                                   bint all_soft) noexcept nogil:
-        """WordPiece that steps over transparent characters while their spans stay covered; if the vocab's
-        pieces with soft characters leave the word unmatched, it is matched again without them."""
-        cdef Py_ssize_t mark = t.n, s = a, k, e, best_end, n = self.n_real(c, a, b, all_soft)
-        cdef int32_t node, best_id
-        cdef const TrieView* trie = &self.tv
-        if n == 0:
-            return toks_push(t, PENDING, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
-        if n <= self.max_chars:
-            while s < b:
-                node = trie.start_root if t.n == mark else trie.cont_root
-                best_end = -1
-                best_id = -1
-                k = s
-                while k < b:
-                    if self.transparent(c.cp[k], all_soft):
-                        k += 1
-                        continue
-                    node = trie_child(trie, node, c.cp[k])
-                    if node == NO_NODE:
-                        break
-                    k += 1
-                    if trie.values[node] >= 0:
-                        best_end = k
-                        best_id = trie.values[node]
-                if best_end < 0:
-                    break
-                e = best_end
-                if self.n_real(c, e, b, all_soft) == 0:
-                    e = b
-                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[e - 1]) < 0:
-                    return -1
-                s = e
-            if s >= b:
-                return 0
-        t.n = mark
-        if not all_soft and self.n_real(c, a, b, True) < n:
-            return self.wordpiece_transparent(c, a, b, t, True)
-        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
+    cdef int wordpiece_transparent(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, bint all_soft) noexcept nogil:
+        """WordPiece of norm[a:b] over its characters that are not transparent, while the spans of the pieces
+        still cover the transparent ones; if the vocab's pieces with soft characters leave the word unmatched,
+        it is matched again without them."""
+        cdef Chars* c = &s.norm
+        cdef Chars* r = &s.real
+        cdef Py_ssize_t k
+        cdef int rc
+        r.n = 0
+        if chars_reserve(r, b - a) < 0:
+            return -1
+        for k in range(a, b):
+            if not self.transparent(c.cp[k], all_soft):
+                r.cp[r.n] = c.cp[k]
+                r.pos[r.n] = k
+                r.n += 1
+        if r.n == 0:
+            return toks_push(&s.toks, PENDING, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
+        if r.n <= self.max_chars:
+            rc = self.wordpiece(r.cp, r.pos, r.n, c, a, b, &s.toks)
+            if rc <= 0:
+                return rc
+        if not all_soft and self.n_real(c, a, b, True) < r.n:
+            return self.wordpiece_transparent(s, a, b, True)
+        return toks_push(&s.toks, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
 
-    cdef int wordpiece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t) noexcept nogil:
-        """Greedy longest-match-first; a word too long or with an unmatched position becomes [UNK]."""
-        cdef Py_ssize_t mark = t.n, s = a, k, best_end
-        cdef int32_t node, best_id
-        cdef const TrieView* trie = &self.tv
-        if b - a <= self.max_chars:
-            while s < b:
-                node = trie.start_root if s == a else trie.cont_root
-                best_end = -1
-                best_id = -1
-                k = s
-                while k < b:
-                    node = trie_child(trie, node, c.cp[k])
-                    if node == NO_NODE:
-                        break
-                    k += 1
-                    if trie.values[node] >= 0:
-                        best_end = k
-                        best_id = trie.values[node]
-                if best_end < 0:
-                    break
-                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[best_end - 1]) < 0:
-                    return -1
-                s = best_end
-            if s == b:
-                return 0
-        t.n = mark
-        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
+    cdef int wordpiece(self, const uint32_t* cp, const int64_t* at, Py_ssize_t n, Chars* c, Py_ssize_t a,
+                       Py_ssize_t b, Toks* t) noexcept nogil:
+        """Greedy longest-match pieces of the word c[a:b] matched on cp[:n], its characters at positions at[:n]
+        of c (at NULL: cp[:n] is c[a:b]); the others (transparent) belong to the piece of the next matched
+        character, or to the last piece. Returns 1 when some position has no piece (nothing added)."""
+        cdef Py_ssize_t m, k, prev = 0, end
+        if toks_reserve(t, t.n + n) < 0:
+            return -1
+        m = greedy_pieces(&self.tv, cp, n, -1, t.last + t.n, t.ids + t.n)
+        if m < 0:
+            return 1
+        for k in range(t.n, t.n + m):       # piece ends in cp -> first and last characters in the word
+            end = t.last[k]
+            t.first[k] = <int32_t>c.pos[a if prev == 0 else matched_at(at, a, prev - 1) + 1]
+            t.last[k] = <int32_t>c.pos[b - 1 if end == n else matched_at(at, a, end - 1)]
+            prev = end
+        t.n += m
+        return 0
 
     # -- Python entry points --------------------------------------------------------------------------------
 
