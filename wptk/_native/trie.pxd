@@ -13,13 +13,10 @@ cdef enum:
     CONT_ROOT = 1             # '##' entries, without their '##': pieces that continue a word
 
 
-cdef struct Edge:             # a slot of the edge table: key and child share a cache line
-    uint64_t key              # edge_key(parent, code point), or all ones when the slot is free
-    int32_t child
-
-
 cdef struct TrieView:         # what lookups need; valid until the trie next grows
-    Edge* edges
+    uint64_t* keys            # per slot of the edge table: edge_key(parent, code point), or all ones when free
+                              # (keys apart from children: a miss, which ends every greedy match, scans only keys)
+    int32_t* children         # per slot: the child
     uint64_t mask
     int32_t* values           # per node: the value of the entry ending there, or -1
 
@@ -34,9 +31,9 @@ cdef inline int32_t trie_child(const TrieView* t, int32_t node, uint32_t cp) noe
     cdef uint64_t slot = mix(key) & t.mask
     cdef uint64_t k
     while True:
-        k = t.edges[slot].key
+        k = t.keys[slot]
         if k == key:
-            return t.edges[slot].child
+            return t.children[slot]
         if k == <uint64_t>-1:
             return NO_NODE
         slot = (slot + 1) & t.mask

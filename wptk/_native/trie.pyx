@@ -36,7 +36,8 @@ cdef class Trie:
                 self.set_value(self.insert(CONT_ROOT, token, 2), value)
 
     def __dealloc__(self):
-        free(self.view.edges)
+        free(self.view.keys)
+        free(self.view.children)
         free(self.view.values)
 
     cdef int32_t insert(self, int32_t root, str token, Py_ssize_t begin) except -1:
@@ -58,7 +59,8 @@ cdef class Trie:
         """The child of `node` along `cp`, made if missing; first doubles the edge table if it would be over half
         full (probes stay short)."""
         cdef int32_t child = trie_child(&self.view, node, cp)
-        cdef Edge* old = self.view.edges
+        cdef uint64_t* old_keys = self.view.keys
+        cdef int32_t* old_children = self.view.children
         cdef uint64_t i, old_size = self.view.mask + 1
         if child != NO_NODE:
             return child
@@ -67,9 +69,10 @@ cdef class Trie:
         if 2 * <uint64_t>self.n_nodes > old_size:
             self._allocate(2 * old_size)
             for i in range(old_size):
-                if old[i].key != <uint64_t>-1:
-                    self._place(old[i].key, old[i].child)
-            free(old)
+                if old_keys[i] != <uint64_t>-1:
+                    self._place(old_keys[i], old_children[i])
+            free(old_keys)
+            free(old_children)
         child = self.n_nodes
         self.n_nodes += 1
         self._place(edge_key(node, cp), child)
@@ -95,17 +98,21 @@ cdef class Trie:
 
     cdef int _allocate(self, uint64_t size) except -1:
         """An empty edge table of `size` (a power of two) slots; the caller frees the old one."""
-        cdef Edge* edges = <Edge*>malloc(size * sizeof(Edge))
-        if edges == NULL:
+        cdef uint64_t* keys = <uint64_t*>malloc(size * sizeof(uint64_t))
+        cdef int32_t* children = <int32_t*>malloc(size * sizeof(int32_t))
+        if keys == NULL or children == NULL:
+            free(keys)
+            free(children)
             raise MemoryError()
-        memset(edges, 0xFF, size * sizeof(Edge))
-        self.view.edges = edges
+        memset(keys, 0xFF, size * sizeof(uint64_t))
+        self.view.keys = keys
+        self.view.children = children
         self.view.mask = size - 1
         return 0
 
     cdef void _place(self, uint64_t key, int32_t child) noexcept:
         cdef uint64_t slot = mix(key) & self.view.mask
-        while self.view.edges[slot].key != <uint64_t>-1:
+        while self.view.keys[slot] != <uint64_t>-1:
             slot = (slot + 1) & self.view.mask
-        self.view.edges[slot].key = key
-        self.view.edges[slot].child = child
+        self.view.keys[slot] = key
+        self.view.children[slot] = child
