@@ -39,13 +39,19 @@ cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
     return 0
 
 
+cdef inline Py_ssize_t grown_capacity(Py_ssize_t cap, Py_ssize_t need, Py_ssize_t first) noexcept nogil:
+    """The capacity to grow to: `first`, or else `cap` doubled, and doubled again until it holds `need`."""
+    cap = cap * 2 if cap else first
+    while cap < need:
+        cap *= 2
+    return cap
+
+
 cdef inline int chars_reserve(Chars* c, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
     if need <= c.cap:
         return 0
-    cap = c.cap * 2 if c.cap else 64
-    while cap < need:
-        cap *= 2
+    cap = grown_capacity(c.cap, need, 64)
     if grow(<void**>&c.cp, cap * sizeof(uint32_t)) < 0 or grow(<void**>&c.pos, cap * sizeof(int64_t)) < 0:
         return -1
     c.cap = cap
@@ -73,9 +79,7 @@ cdef inline int out_reserve(Out* o, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
     if need <= o.cap:
         return 0
-    cap = o.cap * 2 if o.cap else 256
-    while cap < need:
-        cap *= 2
+    cap = grown_capacity(o.cap, need, 256)
     if grow(<void**>&o.ids, cap * sizeof(int32_t)) < 0:
         return -1
     if o.with_offsets and (grow(<void**>&o.starts, cap * sizeof(int64_t)) < 0
@@ -108,9 +112,7 @@ cdef inline int toks_reserve(Toks* t, Py_ssize_t need) noexcept nogil:
     cdef Py_ssize_t cap
     if need <= t.cap:
         return 0
-    cap = t.cap * 2 if t.cap else 64
-    while cap < need:
-        cap *= 2
+    cap = grown_capacity(t.cap, need, 64)
     if (grow(<void**>&t.ids, cap * sizeof(int32_t)) < 0 or grow(<void**>&t.first, cap * sizeof(int32_t)) < 0
             or grow(<void**>&t.last, cap * sizeof(int32_t)) < 0):
         return -1

@@ -9,6 +9,13 @@ from wptk._native.flags cimport F_BREAK, F_CJK, F_DELETE, F_MONGOLIAN, F_SOFT, F
 from wptk._native.pyunicode cimport PyUnicode_READ
 
 
+cdef inline Py_ssize_t ideograph(Chars* word, uint32_t cp, Py_ssize_t i) noexcept nogil:
+    """A CJK ideograph at i is a word of its own: it ends the word before it, or else is the word."""
+    if word.n:
+        return i
+    return i + 1 if chars_push(word, cp, i) == 0 else -1
+
+
 cdef inline Py_ssize_t next_word_bert(const uint16_t* flags, bint clean, bint cjk, int kind, void* data,
                                       Py_ssize_t length, Py_ssize_t i, Chars* word) noexcept nogil:
     """BERT's BasicTokenizer: `clean` is _clean_text (F_DELETE characters dropped, F_WS ones whitespace), `cjk`
@@ -30,9 +37,7 @@ cdef inline Py_ssize_t next_word_bert(const uint16_t* flags, bint clean, bint cj
                 return i
             continue
         if cjk and f & F_CJK:
-            if word.n:
-                return i
-            return i + 1 if chars_push(word, cp, i) == 0 else -1
+            return ideograph(word, cp, i)
         if chars_push(word, cp, i) < 0:
             return -1
         i += 1
@@ -69,9 +74,7 @@ cdef inline Py_ssize_t next_word_multilingual(const uint16_t* flags, int kind, v
             i += 1
             continue
         if f & F_CJK:
-            if word.n:
-                return i
-            return i + 1 if chars_push(word, cp, i) == 0 else -1
+            return ideograph(word, cp, i)
         if chars_push(word, cp, i) < 0:
             return -1
         i += 1
