@@ -278,8 +278,8 @@ cdef class Kernel:
         return 0
 
     cdef int split_word(self, Scratch* s, list words) noexcept nogil:
-        """Normalizes s.word into s.norm, then splits it into basic tokens: at punctuation (and, but in the
-        multilingual mode, at whitespace that normalization made)."""
+        """Normalizes s.word into s.norm, then splits it into basic tokens at punctuation and (not in the
+        multilingual mode) at whitespace that normalization made."""
         cdef Chars* c = &s.norm
         cdef Py_ssize_t j, start = 0
         cdef uint16_t f

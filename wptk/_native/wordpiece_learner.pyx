@@ -12,7 +12,7 @@ All loops run without the GIL; the Python side decides what to add and remove.
 from cpython.unicode cimport PyUnicode_FromKindAndData
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc, calloc
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp
 
 import numpy as np
 cimport numpy as cnp
