@@ -15,29 +15,14 @@ import unicodedata
 
 import numpy as np
 
+from wptk._native import flags as _flags
+# The bits of the `flags` table and the special code points: declared once, in wptk/_native/flags.pxd.
+from wptk._native.flags import (F_BREAK, F_CASE_IGNORABLE, F_CASED, F_CJK, F_CLUSTER_CONT, F_DELETE, F_LEADING,
+                                F_MAPPED, F_MN, F_MONGOLIAN, F_PUNCT, F_REORDER, F_SOFT, F_SPACE, F_THAI, F_WS,
+                                NNBSP, ZWSP)
+
 N_CODE_POINTS = 0x110000
 
-# Bits of the `flags` table (mirrored in wptk/_native/tokenizer.pyx).
-F_DELETE = 1 << 0       # removed by _clean_text: U+0000, U+FFFD, Cc/Cf except \t \n \r
-F_WS = 1 << 1           # _is_whitespace: mapped to " " by _clean_text
-F_CJK = 1 << 2          # _is_chinese_char: surrounded by spaces
-F_PUNCT = 1 << 3        # _is_punctuation: split off as its own token
-F_SPACE = 1 << 4        # str.isspace(): splits in whitespace_tokenize
-F_CASED = 1 << 5        # ends the final-sigma scan as a cased letter (Unicode Cased, not Case_Ignorable)
-F_CASE_IGNORABLE = 1 << 6  # skipped by the final-sigma scan
-F_MN = 1 << 7           # category Mn: dropped by _run_strip_accents
-F_REORDER = 1 << 8      # not Mn but canonical combining class != 0: NFD may reorder it
-F_MAPPED = 1 << 9       # the mode's normalization changes this code point (see `normalization`)
-# Multilingual mode only (see docs/multilingual.md):
-F_SOFT = 1 << 10        # kept inside its word but transparent to WordPiece: controls, format characters, joiners,
-                        # Mongolian and variation selectors (matched only where the vocab has pieces with them)
-F_BREAK = 1 << 11       # ZERO WIDTH SPACE: a word boundary
-F_THAI = 1 << 12        # Thai block: segmented with the Thai dictionary
-F_MONGOLIAN = 1 << 13   # Mongolian letters and selectors: U+202F between them starts a suffix word
-F_CLUSTER_CONT = 1 << 14  # Thai: never a word boundary before this character (marks, following vowels)
-F_LEADING = 1 << 15     # Thai: never a word boundary after this character (leading vowels)
-
-ZWSP, NNBSP = 0x200B, 0x202F
 JOINERS_AND_SELECTORS = ([0x200C, 0x200D, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F] + list(range(0xFE00, 0xFE10))
                          + list(range(0xE0100, 0xE01F0)))
 THAI_FOLLOWING_VOWELS = [0x0E30, 0x0E32, 0x0E33, 0x0E45]
@@ -53,11 +38,14 @@ _UNASSIGNED = ("Cn", "Co", "Cs")
 
 
 def _cache_stem(name):
-    """The cache files' path without extension: one per Python, Unicode version and source of this module."""
+    """The cache files' path without extension: one per Python, Unicode version, this module's source and flags."""
     root = os.environ.get("WPTK_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wptk")
+    digest = hashlib.sha256()
     with open(__file__, "rb") as f:
-        source = hashlib.sha256(f.read()).hexdigest()[:16]
+        digest.update(f.read())
+    digest.update(repr(sorted((k, v) for k, v in vars(_flags).items() if isinstance(v, int))).encode())
+    source = digest.hexdigest()[:16]
     key = f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}-u{unicodedata.unidata_version}"
     return os.path.join(root, f"chartable-{name}-{key}-{source}")
 

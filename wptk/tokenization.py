@@ -10,7 +10,8 @@ import os
 import numpy as np
 
 from wptk import chartable
-from wptk._native.tokenizer import Kernel, Trie
+from wptk._native.tokenizer import Kernel
+from wptk._native.trie import Trie
 from wptk.vocab import UNK, check_case, load_vocab
 
 __all__ = ["FullTokenizer", "BasicTokenizer", "WordpieceTokenizer", "load_vocab", "convert_to_unicode",

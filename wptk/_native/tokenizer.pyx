@@ -1,16 +1,20 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3
-"""BERT BasicTokenizer + WordPiece over code points, in one typed C loop.
+"""BERT BasicTokenizer + WordPiece over code points: the stages, composed into one pass per character.
 
-Stages, in the reference's order, per whitespace-delimited word:
-  clean (drop controls, map whitespace)  ->  isolate CJK ideographs  ->  normalize (lower / NFD / drop Mn)
-  ->  split punctuation  ->  greedy longest-match WordPiece over a code-point trie.
+Each stage is a unit of inline functions in its own .pxd, compiled into this module:
+  pretokenize.pxd  text -> words: BERT's (clean text, whitespace, CJK) or the multilingual one
+  normalize.pxd    word -> normalized word: str.lower(), NFD and accent stripping, final sigma
+  (here)           normalized word -> basic tokens: punctuation split; multilingual: Thai runs (thai.pxd)
+  wordpiece.pxd    basic token -> pieces: greedy longest match over the vocab trie (trie.pxd)
+with the growable buffers (buffers.pxd) and the per-word cache of pieces (wordcache.pxd) between them.
 Tables come from `wptk.chartable`; the kernel holds no Unicode knowledge of its own.
 """
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_FromKindAndData
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uint8_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 import numpy as np
@@ -18,180 +22,23 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from cpython.object cimport PyObject
-from wptk._native.hashing cimport mix
-from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
-                                     PyUnicode_READY, list_item, unicode_check, unicode_data, unicode_is_ready,
-                                     unicode_kind, unicode_length)
-
-# Flag bits, as defined in wptk/chartable.py.
-cdef enum:
-    F_DELETE = 1 << 0
-    F_WS = 1 << 1
-    F_CJK = 1 << 2
-    F_PUNCT = 1 << 3
-    F_SPACE = 1 << 4
-    F_CASED = 1 << 5
-    F_CASE_IGNORABLE = 1 << 6
-    F_MN = 1 << 7
-    F_REORDER = 1 << 8
-    F_MAPPED = 1 << 9
-    F_SOFT = 1 << 10
-    F_BREAK = 1 << 11
-    F_THAI = 1 << 12
-    F_MONGOLIAN = 1 << 13
-    F_CLUSTER_CONT = 1 << 14
-    F_LEADING = 1 << 15
+from wptk._native.buffers cimport (ERR_NO_UNK, ERR_NOMEM, Chars, Out, Toks, chars_free, grow, out_free, out_reserve,
+                                   toks_free)
+from wptk._native.flags cimport F_PUNCT, F_SPACE, F_THAI
+from wptk._native.normalize cimport Normalizer, normalize
+from wptk._native.pretokenize cimport next_word_bert, next_word_multilingual
+from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READY,
+                                     list_item, unicode_check, unicode_data, unicode_is_ready, unicode_kind,
+                                     unicode_length)
+from wptk._native.thai cimport Cuts, cuts_free, thai_words
+from wptk._native.trie cimport Trie, TrieView
+from wptk._native.wordcache cimport (CACHE_MAX_WORD, Cache, cache_find, cache_free, cache_init, cache_store,
+                                     hash_chars)
+from wptk._native.wordpiece cimport (MAX_SOFT_KEPT, PENDING, WordPiece, n_matched, wordpiece,
+                                     wordpiece_transparent)
 
 cdef enum:
     POOL_MAX = 8
-    NNBSP = 0x202F
-    PENDING = -2          # a token id: characters with no piece, covered by a neighbouring token's span
-    UNKNOWN_COST = 1 << 20
-    MAX_SOFT_KEPT = 64
-    CAPITAL_SIGMA = 0x3A3
-    SMALL_SIGMA = 0x3C3
-    FINAL_SIGMA = 0x3C2
-    NO_NODE = -1
-    ERR_NO_UNK = 1
-    ERR_NOMEM = 2
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Growable buffers (C memory, usable without the GIL)
-
-cdef struct Chars:
-    uint32_t* cp
-    int64_t* pos          # index of the source character in the original text
-    Py_ssize_t n
-    Py_ssize_t cap
-
-
-cdef struct Out:
-    int32_t* ids
-    int64_t* starts
-    int64_t* ends
-    Py_ssize_t n
-    Py_ssize_t cap
-    bint with_offsets
-    bint strict_unk       # ids are wanted, so a missing [UNK] is an error
-    int error
-    Py_ssize_t text_start # first token of the current text
-    int64_t pending       # start of characters waiting for the next token's span, or -1
-
-
-cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
-    """realloc in place of *p; -1 (and *p untouched) when out of memory."""
-    cdef void* q = realloc(p[0], nbytes)
-    if q == NULL:
-        return -1
-    p[0] = q
-    return 0
-
-
-cdef int chars_reserve(Chars* c, Py_ssize_t need) noexcept nogil:
-    cdef Py_ssize_t cap
-    if need <= c.cap:
-        return 0
-    cap = c.cap * 2 if c.cap else 64
-    while cap < need:
-        cap *= 2
-    if grow(<void**>&c.cp, cap * sizeof(uint32_t)) < 0 or grow(<void**>&c.pos, cap * sizeof(int64_t)) < 0:
-        return -1
-    c.cap = cap
-    return 0
-
-
-cdef inline int chars_push(Chars* c, uint32_t cp, int64_t pos) noexcept nogil:
-    if c.n == c.cap and chars_reserve(c, c.n + 1) < 0:
-        return -1
-    c.cp[c.n] = cp
-    c.pos[c.n] = pos
-    c.n += 1
-    return 0
-
-
-cdef void chars_free(Chars* c) noexcept nogil:
-    free(c.cp)
-    free(c.pos)
-    c.cp = NULL
-    c.pos = NULL
-    c.n = c.cap = 0
-
-
-cdef int out_reserve(Out* o, Py_ssize_t need) noexcept nogil:
-    cdef Py_ssize_t cap
-    if need <= o.cap:
-        return 0
-    cap = o.cap * 2 if o.cap else 256
-    while cap < need:
-        cap *= 2
-    if grow(<void**>&o.ids, cap * sizeof(int32_t)) < 0:
-        return -1
-    if o.with_offsets and (grow(<void**>&o.starts, cap * sizeof(int64_t)) < 0
-                           or grow(<void**>&o.ends, cap * sizeof(int64_t)) < 0):
-        return -1
-    o.cap = cap
-    return 0
-
-
-cdef inline void out_push(Out* o, int32_t tid, int64_t start, int64_t end) noexcept nogil:
-    if o.n == o.cap and out_reserve(o, o.n + 1) < 0:
-        o.error = ERR_NOMEM
-        return
-    o.ids[o.n] = tid
-    if o.with_offsets:
-        o.starts[o.n] = start
-        o.ends[o.n] = end
-    o.n += 1
-
-
-cdef void out_free(Out* o) noexcept nogil:
-    free(o.ids)
-    free(o.starts)
-    free(o.ends)
-    o.ids = NULL
-    o.starts = NULL
-    o.ends = NULL
-    o.n = o.cap = 0
-
-
-# The pieces of one word: token id and the first and last character of its span, as indices in the word.
-cdef struct Toks:
-    int32_t* ids
-    int32_t* first
-    int32_t* last
-    Py_ssize_t n
-    Py_ssize_t cap
-
-
-cdef int toks_push(Toks* t, int32_t tid, int32_t first, int32_t last) noexcept nogil:
-    cdef Py_ssize_t cap
-    if t.n == t.cap:
-        cap = t.cap * 2 if t.cap else 64
-        if (grow(<void**>&t.ids, cap * sizeof(int32_t)) < 0 or grow(<void**>&t.first, cap * sizeof(int32_t)) < 0
-                or grow(<void**>&t.last, cap * sizeof(int32_t)) < 0):
-            return -1
-        t.cap = cap
-    t.ids[t.n] = tid
-    t.first[t.n] = first
-    t.last[t.n] = last
-    t.n += 1
-    return 0
-
-
-cdef void toks_free(Toks* t) noexcept nogil:
-    free(t.ids)
-    free(t.first)
-    free(t.last)
-    t.ids = t.first = t.last = NULL
-    t.n = t.cap = 0
-
-
-cdef inline uint64_t edge_key(int32_t node, uint32_t cp) noexcept nogil:
-    return (<uint64_t>node << 21) | cp
-
-
 
 
 cdef extern from *:
@@ -206,164 +53,19 @@ cdef extern from *:
     void trim_heap() nogil
 
 
-# A bounded cache from a word's cleaned characters to its pieces; natural text repeats its words, so most words
-# skip normalization and trie walks. It starts small, grows to CACHE_MAX_SLOTS and is cleared when full.
-# Each call path owns its cache (no sharing across threads).
-cdef enum:
-    CACHE_MIN_SLOTS = 1 << 10
-    CACHE_MAX_SLOTS = 1 << 19
-    CACHE_MIN_ARENA = 1 << 14     # uint32 words for keys and values
-    CACHE_MAX_ARENA = 1 << 23
-    CACHE_MAX_WORD = 48           # longer words are not cached
-
-
-cdef struct CacheSlot:
-    uint32_t tag                  # high bits of the key's hash
-    int32_t at                    # arena offset: key_len, key..., n_toks, ids..., first..., last...; -1 = empty
-
-
-cdef struct Cache:
-    CacheSlot* slots
-    uint64_t n_slots
-    uint32_t* arena
-    Py_ssize_t arena_cap
-    Py_ssize_t used
-    Py_ssize_t entries
-
-
-cdef int cache_init(Cache* c) noexcept nogil:
-    c.n_slots = CACHE_MIN_SLOTS
-    c.arena_cap = CACHE_MIN_ARENA
-    c.slots = <CacheSlot*>malloc(c.n_slots * sizeof(CacheSlot))
-    c.arena = <uint32_t*>malloc(c.arena_cap * sizeof(uint32_t))
-    if c.slots == NULL or c.arena == NULL:
-        return -1
-    cache_clear(c)
-    return 0
-
-
-cdef void cache_clear(Cache* c) noexcept nogil:
-    memset(c.slots, 0xFF, c.n_slots * sizeof(CacheSlot))
-    c.used = 0
-    c.entries = 0
-
-
-cdef void cache_free(Cache* c) noexcept nogil:
-    free(c.slots)
-    free(c.arena)
-    c.slots = NULL
-    c.arena = NULL
-
-
-cdef inline uint64_t hash_chars(const uint32_t* cp, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>n
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ cp[i]) * 0x100000001B3ULL
-    return mix(h)
-
-
-cdef inline uint32_t* cache_find(Cache* c, uint64_t h, const uint32_t* cp, Py_ssize_t n) noexcept nogil:
-    """The arena record after the key (n_toks, ids..., first..., last...), or NULL."""
-    cdef uint64_t mask = c.n_slots - 1, slot = h & mask
-    cdef uint32_t tag = <uint32_t>(h >> 32)
-    cdef uint32_t* rec
-    cdef Py_ssize_t i
-    while c.slots[slot].at >= 0:
-        if c.slots[slot].tag == tag:
-            rec = c.arena + c.slots[slot].at
-            if rec[0] == <uint32_t>n:
-                for i in range(n):
-                    if rec[1 + i] != cp[i]:
-                        break
-                else:
-                    return rec + 1 + n
-        slot = (slot + 1) & mask
-    return NULL
-
-
-cdef void cache_insert_slot(Cache* c, uint64_t h, int32_t at) noexcept nogil:
-    cdef uint64_t mask = c.n_slots - 1, slot = h & mask
-    while c.slots[slot].at >= 0:
-        slot = (slot + 1) & mask
-    c.slots[slot].tag = <uint32_t>(h >> 32)
-    c.slots[slot].at = at
-
-
-cdef bint cache_make_room(Cache* c, Py_ssize_t need) noexcept nogil:
-    """Grows the slots or the arena when possible, else clears; False if the record can never fit."""
-    cdef CacheSlot* old
-    cdef uint64_t old_n, i
-    cdef uint32_t* rec
-    cdef void* p
-    if need > CACHE_MAX_ARENA:
-        return False
-    while c.used + need > c.arena_cap:
-        if c.arena_cap >= CACHE_MAX_ARENA:
-            cache_clear(c)
-            break
-        p = realloc(c.arena, 2 * c.arena_cap * sizeof(uint32_t))
-        if p == NULL:
-            cache_clear(c)
-            break
-        c.arena = <uint32_t*>p
-        c.arena_cap *= 2
-    if 2 * (c.entries + 1) > <Py_ssize_t>c.n_slots:
-        if c.n_slots >= CACHE_MAX_SLOTS:
-            cache_clear(c)
-            return True
-        old, old_n = c.slots, c.n_slots
-        c.slots = <CacheSlot*>malloc(2 * old_n * sizeof(CacheSlot))
-        if c.slots == NULL:
-            c.slots = old
-            cache_clear(c)
-            return True
-        c.n_slots = 2 * old_n
-        memset(c.slots, 0xFF, c.n_slots * sizeof(CacheSlot))
-        for i in range(old_n):
-            if old[i].at >= 0:
-                rec = c.arena + old[i].at
-                cache_insert_slot(c, hash_chars(rec + 1, rec[0]), old[i].at)
-        free(old)
-    return True
-
-
-cdef void cache_store(Cache* c, uint64_t h, const uint32_t* cp, Py_ssize_t n, Toks* t) noexcept nogil:
-    cdef Py_ssize_t need = 2 + n + 3 * t.n, i
-    cdef uint32_t* rec
-    if c.slots == NULL or not cache_make_room(c, need):
-        return
-    rec = c.arena + c.used
-    rec[0] = <uint32_t>n
-    for i in range(n):
-        rec[1 + i] = cp[i]
-    rec[1 + n] = <uint32_t>t.n
-    for i in range(t.n):
-        rec[2 + n + i] = <uint32_t>t.ids[i]
-        rec[2 + n + t.n + i] = <uint32_t>t.first[i]
-        rec[2 + n + 2 * t.n + i] = <uint32_t>t.last[i]
-    cache_insert_slot(c, h, <int32_t>c.used)
-    c.used += need
-    c.entries += 1
-
-
 cdef struct Scratch:
     Chars word            # cleaned characters of one whitespace-delimited word (pos: index in the text)
     Chars norm            # the word after normalization (pos: index in the word)
+    Chars real            # multilingual: the characters of a basic token that WordPiece matches (pos: in norm)
     Toks toks             # the word's pieces
     Cache cache
     Out out               # ids and offsets of a call, kept allocated (and faulted in) between calls
-    int32_t* seg          # Thai segmentation: per position cost, next cut, flags
-    int32_t* seg_next
-    uint8_t* seg_flags
-    Py_ssize_t seg_cap
+    Cuts cuts             # Thai segmentation
 
 
-cdef int scratch_init(Scratch* s, bint with_cache) noexcept nogil:
+cdef int scratch_init(Scratch* s) noexcept nogil:
     memset(s, 0, sizeof(Scratch))
-    if with_cache:
-        return cache_init(&s.cache)
-    return 0
+    return cache_init(&s.cache)
 
 
 cdef Out* start_output(Scratch* s, bint with_offsets, bint strict_unk) noexcept nogil:
@@ -382,155 +84,11 @@ cdef Out* start_output(Scratch* s, bint with_offsets, bint strict_unk) noexcept 
 cdef void scratch_free(Scratch* s) noexcept nogil:
     chars_free(&s.word)
     chars_free(&s.norm)
+    chars_free(&s.real)
     toks_free(&s.toks)
     cache_free(&s.cache)
     out_free(&s.out)
-    free(s.seg)
-    free(s.seg_next)
-    free(s.seg_flags)
-
-
-cdef int seg_reserve(Scratch* s, Py_ssize_t n) noexcept nogil:
-    if n <= s.seg_cap:
-        return 0
-    if (grow(<void**>&s.seg, n * sizeof(int32_t)) < 0 or grow(<void**>&s.seg_next, n * sizeof(int32_t)) < 0
-            or grow(<void**>&s.seg_flags, n * sizeof(uint8_t)) < 0):
-        return -1
-    s.seg_cap = n
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The vocabulary as a code-point trie stored in one open-addressing hash table: (node, code point) -> child.
-
-cdef struct Edge:                # a slot of the edge table: key and child share a cache line
-    uint64_t key                 # edge_key(parent, code point), or all ones when the slot is free
-    int32_t child
-
-
-cdef struct TrieView:
-    Edge* edges
-    uint64_t mask
-    int32_t* values          # token id of the entry ending at a node, or -1
-    int32_t start_root
-    int32_t cont_root
-
-
-cdef inline int32_t trie_child(const TrieView* t, int32_t node, uint32_t cp) noexcept nogil:
-    cdef uint64_t key = edge_key(node, cp)
-    cdef uint64_t slot = mix(key) & t.mask
-    cdef uint64_t k
-    while True:
-        k = t.edges[slot].key
-        if k == key:
-            return t.edges[slot].child
-        if k == <uint64_t>-1:
-            return NO_NODE
-        slot = (slot + 1) & t.mask
-
-
-cdef class Trie:
-    """Greedy longest-match lookup of WordPiece vocab entries; two roots: word starts and '##' continuations.
-
-    Every table grows as entries go in (a '##' token goes in twice: whole under the word-start root, without its
-    '##' under the continuation root), so no vocab can outgrow it."""
-    cdef TrieView view
-    cdef int32_t n_nodes
-    cdef int32_t node_cap
-    cdef readonly int64_t n_values      # 1 + the largest value inserted (0 when none)
-
-    def __cinit__(self, entries):
-        """`entries`: iterable of (token, id), token a str, id a non-negative int32."""
-        entries = list(entries)
-        cdef Py_ssize_t n_chars = 2
-        for token, _ in entries:
-            n_chars += len(token)
-        cdef uint64_t size = 16
-        while size < <uint64_t>n_chars:     # vocabs share prefixes: about a third as many edges as characters
-            size *= 2
-        self._allocate(size)
-        self.view.start_root = 0
-        self.view.cont_root = 1
-        self.n_nodes = 2
-        self._reserve_nodes(n_chars)
-        for token, tid in entries:
-            if tid < 0:
-                raise ValueError(f"trie values must be non-negative, got {tid} for {token!r}")
-            self._insert(self.view.start_root, token, 0, tid)
-            if PyUnicode_GET_LENGTH(token) >= 2 and token[0] == "#" and token[1] == "#":
-                self._insert(self.view.cont_root, token, 2, tid)
-            if tid >= self.n_values:
-                self.n_values = tid + 1
-
-    cdef int _reserve_nodes(self, Py_ssize_t need) except -1:
-        """Room in `values` for `need` nodes (new ones are not entries: -1)."""
-        cdef Py_ssize_t cap = self.node_cap if self.node_cap else 16
-        if need <= self.node_cap:
-            return 0
-        if need > 0x7FFFFFFF:
-            raise MemoryError("the vocabulary is too large for a trie")
-        while cap < need:
-            cap = min(2 * cap, 0x7FFFFFFF)
-        if grow(<void**>&self.view.values, cap * sizeof(int32_t)) < 0:
-            raise MemoryError()
-        memset(self.view.values + self.node_cap, 0xFF, (cap - self.node_cap) * sizeof(int32_t))
-        self.node_cap = <int32_t>cap
-        return 0
-
-    cdef int _insert(self, int32_t node, str token, Py_ssize_t begin, int32_t tid) except -1:
-        PyUnicode_READY(token)
-        cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(token)
-        cdef int kind = PyUnicode_KIND(token)
-        cdef void* data = PyUnicode_DATA(token)
-        cdef uint32_t cp
-        cdef int32_t child
-        if n == begin:
-            return 0
-        for i in range(begin, n):
-            cp = PyUnicode_READ(kind, data, i)
-            child = trie_child(&self.view, node, cp)
-            if child == NO_NODE:
-                if self.n_nodes == self.node_cap:
-                    self._reserve_nodes(<Py_ssize_t>self.n_nodes + 1)
-                child = self.n_nodes
-                self.n_nodes += 1
-                self._add_edge(node, cp, child)
-            node = child
-        self.view.values[node] = tid
-        return 0
-
-    cdef int _allocate(self, uint64_t size) except -1:
-        """An empty edge table of `size` (a power of two) slots."""
-        self.view.edges = <Edge*>malloc(size * sizeof(Edge))
-        if self.view.edges == NULL:
-            raise MemoryError()
-        memset(self.view.edges, 0xFF, size * sizeof(Edge))
-        self.view.mask = size - 1
-        return 0
-
-    cdef int _add_edge(self, int32_t node, uint32_t cp, int32_t child) except -1:
-        """Adds an edge, first doubling the table if it would be over half full (probes stay short)."""
-        cdef Edge* old = self.view.edges
-        cdef uint64_t i, old_size = self.view.mask + 1
-        if 2 * <uint64_t>self.n_nodes > old_size:
-            self._allocate(2 * old_size)
-            for i in range(old_size):
-                if old[i].key != <uint64_t>-1:
-                    self._place(old[i].key, old[i].child)
-            free(old)
-        self._place(edge_key(node, cp), child)
-        return 0
-
-    cdef inline void _place(self, uint64_t key, int32_t child):
-        cdef uint64_t slot = mix(key) & self.view.mask
-        while self.view.edges[slot].key != <uint64_t>-1:
-            slot = (slot + 1) & self.view.mask
-        self.view.edges[slot].key = key
-        self.view.edges[slot].child = child
-
-    def __dealloc__(self):
-        free(self.view.edges)
-        free(self.view.values)
+    cuts_free(&s.cuts)
 
 
 cdef _raise(int error):
@@ -547,21 +105,16 @@ cdef class Kernel:
     Stages (all on for BERT's FullTokenizer; WordpieceTokenizer alone turns clean/cjk/punct off):
       clean: drop F_DELETE characters and treat F_WS as whitespace;  cjk: isolate CJK ideographs;
       lower / strip_accents: str.lower() and NFD + drop Mn;  punct: split punctuation;
-      wordpiece: greedy longest match (off for BasicTokenizer, which returns the words).
+      wordpiece: greedy longest match (off for BasicTokenizer, which returns the words);
+      multilingual: the multilingual pre-tokenizer, Thai segmentation, WordPiece over soft characters.
     """
     cdef const uint16_t* flags
-    cdef const int32_t* map_off
-    cdef const uint32_t* pool
-    cdef const uint8_t* ccc
-    cdef bint clean, cjk, lower, strip, punct, ml
+    cdef Normalizer z
+    cdef WordPiece wp
+    cdef bint clean, cjk, punct, ml
     cdef Trie trie
-    cdef TrieView tv
     cdef Trie thai                 # multilingual: Thai dictionary (values >= 0 mark word ends)
     cdef TrieView thai_tv
-    cdef uint32_t soft_kept[MAX_SOFT_KEPT]   # multilingual: soft characters the vocab has pieces with
-    cdef int n_soft_kept
-    cdef int32_t unk_id
-    cdef Py_ssize_t max_chars
     cdef list id_strings
     cdef object id_map
     cdef object unk_token
@@ -589,26 +142,25 @@ cdef class Kernel:
         cdef const uint8_t[::1] c = ccc
         self._keep = (flags, map_off, pool, ccc)
         self.flags = &f[0]
-        self.map_off = &m[0]
-        self.pool = &p[0]
-        self.ccc = &c[0]
-        self.clean, self.cjk, self.lower, self.strip, self.punct = clean, cjk, lower, strip_accents, punct
+        self.z = Normalizer(flags=&f[0], map_off=&m[0], pool=&p[0], ccc=&c[0], lower=lower, strip=strip_accents)
+        self.clean, self.cjk, self.punct, self.ml = clean, cjk, punct, multilingual
         self.trie = trie
+        memset(&self.wp, 0, sizeof(WordPiece))
         if trie is not None:
-            self.tv = trie.view
-        self.ml = multilingual
+            self.wp.trie = trie.view
+        self.wp.unk_id = unk_id
+        self.wp.max_chars = max_chars
+        self.wp.flags = &f[0]
+        soft_kept = sorted(soft_kept)[:MAX_SOFT_KEPT]
+        self.wp.n_soft_kept = len(soft_kept)
+        for i, cp in enumerate(soft_kept):
+            self.wp.soft_kept[i] = cp
         self.thai = thai
         if thai is not None:
             self.thai_tv = thai.view
-        soft_kept = sorted(soft_kept)[:MAX_SOFT_KEPT]
-        self.n_soft_kept = len(soft_kept)
-        for i, cp in enumerate(soft_kept):
-            self.soft_kept[i] = cp
         self.id_strings = id_strings
         self.id_map = id_map
-        self.unk_id = unk_id
         self.unk_token = unk_token
-        self.max_chars = max_chars
         self.idle = <Scratch**>malloc(POOL_MAX * sizeof(Scratch*))
         if self.idle == NULL:
             raise MemoryError()
@@ -640,7 +192,7 @@ cdef class Kernel:
             self.n_idle -= 1
             return self.idle[self.n_idle]
         s = <Scratch*>malloc(sizeof(Scratch))
-        if s == NULL or scratch_init(s, True) < 0:
+        if s == NULL or scratch_init(s) < 0:
             free(s)
             raise MemoryError()
         return s
@@ -657,72 +209,18 @@ cdef class Kernel:
 
     cdef int run(self, int kind, void* data, Py_ssize_t length, Scratch* s, Out* out, list words) noexcept nogil:
         """Tokenizes one text into `out` (ids/offsets), or into `words` (basic tokens, needs the GIL)."""
-        cdef Py_ssize_t i
-        cdef uint32_t cp
-        cdef uint16_t f
+        cdef Py_ssize_t i = 0
         s.word.n = 0
         out.text_start = out.n
         out.pending = -1
-        if self.ml:
-            return self.run_multilingual(kind, data, length, s, out, words)
-        for i in range(length):
-            cp = PyUnicode_READ(kind, data, i)
-            f = self.flags[cp]
-            if self.clean:
-                if f & F_DELETE:
-                    continue
-                if f & F_WS:
-                    f = F_SPACE
-            if f & F_SPACE:
-                if self.word(s, out, words) < 0:
-                    return -1
-                continue
-            if self.cjk and f & F_CJK:
-                if self.word(s, out, words) < 0:
-                    return -1
-            if chars_push(&s.word, cp, i) < 0:
+        while i < length:
+            if self.ml:
+                i = next_word_multilingual(self.flags, kind, data, length, i, &s.word)
+            else:
+                i = next_word_bert(self.flags, self.clean, self.cjk, kind, data, length, i, &s.word)
+            if i < 0 or self.word(s, out, words) < 0:
                 return -1
-            if self.cjk and f & F_CJK:
-                if self.word(s, out, words) < 0:
-                    return -1
-        return self.word(s, out, words)
-
-    cdef int run_multilingual(self, int kind, void* data, Py_ssize_t length, Scratch* s, Out* out,
-                              list words) noexcept nogil:
-        """The multilingual pre-tokenizer's character loop: nothing is deleted (controls, format characters,
-        joiners and selectors stay in their word, transparent to WordPiece), ZERO WIDTH SPACE breaks words,
-        and U+202F between Mongolian letters starts a new (suffix) word that it belongs to."""
-        cdef Py_ssize_t i
-        cdef uint32_t cp
-        cdef uint16_t f
-        for i in range(length):
-            cp = PyUnicode_READ(kind, data, i)
-            f = self.flags[cp]
-            if f & F_BREAK:
-                if self.word(s, out, words) < 0:
-                    return -1
-                continue
-            if f & F_SOFT:
-                if chars_push(&s.word, cp, i) < 0:
-                    return -1
-                continue
-            if f & (F_WS | F_SPACE):
-                if self.word(s, out, words) < 0:
-                    return -1
-                if (cp == NNBSP and i > 0 and i + 1 < length and self.flags[PyUnicode_READ(kind, data, i - 1)]
-                        & F_MONGOLIAN and self.flags[PyUnicode_READ(kind, data, i + 1)] & F_MONGOLIAN):
-                    if chars_push(&s.word, cp, i) < 0:
-                        return -1
-                continue
-            if f & F_CJK:
-                if self.word(s, out, words) < 0:
-                    return -1
-            if chars_push(&s.word, cp, i) < 0:
-                return -1
-            if f & F_CJK:
-                if self.word(s, out, words) < 0:
-                    return -1
-        return self.word(s, out, words)
+        return 0
 
     cdef int word(self, Scratch* s, Out* out, list words) noexcept nogil:
         """Turns the collected word into basic tokens (`words`) or pieces (`out`); empties the word."""
@@ -780,11 +278,12 @@ cdef class Kernel:
         return 0
 
     cdef int split_word(self, Scratch* s, list words) noexcept nogil:
-        """Normalizes s.word into s.norm, then splits punctuation and whitespace into pieces."""
+        """Normalizes s.word into s.norm, then splits it into basic tokens at punctuation and (not in the
+        multilingual mode) at whitespace that normalization made."""
         cdef Chars* c = &s.norm
         cdef Py_ssize_t j, start = 0
         cdef uint16_t f
-        if self.normalize(&s.word, c) < 0:
+        if normalize(&self.z, &s.word, c) < 0:
             return -1
         for j in range(c.n):
             f = self.flags[c.cp[j]]
@@ -800,7 +299,7 @@ cdef class Kernel:
 
     cdef int segment(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
         """Multilingual: splits norm[a:b] into script runs and Thai runs into dictionary words."""
-        cdef Py_ssize_t j, r
+        cdef Py_ssize_t j, r, k
         cdef bint thai
         if not self.ml or self.thai is None:
             return self.piece(s, a, b, words)
@@ -810,241 +309,33 @@ cdef class Kernel:
             r = j + 1
             while r < b and ((self.flags[s.norm.cp[r]] & F_THAI) != 0) == thai:
                 r += 1
-            if (self.thai_words(s, j, r, words) if thai else self.piece(s, j, r, words)) < 0:
-                return -1
+            if not thai:
+                if self.piece(s, j, r, words) < 0:
+                    return -1
+            else:
+                if thai_words(&self.thai_tv, self.flags, s.norm.cp + j, r - j, &s.cuts) < 0:
+                    return -1
+                k = 0
+                while k < r - j:
+                    if self.piece(s, j + k, j + s.cuts.next[k], words) < 0:
+                        return -1
+                    k = s.cuts.next[k]
             j = r
         return 0
-
-    cdef int thai_words(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
-        """Dictionary segmentation of a Thai run: the fewest unknown stretches, then the fewest words, cutting
-        only between character clusters. Where no known word starts, an unknown stretch runs up to the next
-        place one does."""
-        cdef Py_ssize_t n = b - a, i, e, j, nxt = n
-        cdef const uint32_t* c = s.norm.cp + a
-        cdef const TrieView* t = &self.thai_tv
-        cdef int32_t node, cost
-        cdef bint long_word
-        if seg_reserve(s, n + 1) < 0:
-            return -1
-        # seg_flags bit 1: a cut may fall here; bit 2: a known word (not just 1-2 consonants) starts here;
-        # bit 4: the step from here is an unknown stretch
-        for i in range(n + 1):
-            s.seg_flags[i] = 1 if (i == 0 or i == n or not (self.flags[c[i]] & F_CLUSTER_CONT
-                                                             or self.flags[c[i - 1]] & F_LEADING)) else 0
-        s.seg[n] = 0
-        s.seg_next[n] = n
-        i = n - 1
-        while i >= 0:
-            s.seg[i] = -1
-            if s.seg_flags[i] & 1:
-                node = t.start_root
-                long_word = False
-                e = i
-                while e < n:
-                    node = trie_child(t, node, c[e])
-                    if node == NO_NODE:
-                        break
-                    if not (0x0E01 <= c[e] <= 0x0E2E):
-                        long_word = True
-                    e += 1
-                    if t.values[node] >= 0 and s.seg_flags[e] & 1 and s.seg[e] >= 0:
-                        if e - i > 2 or long_word:
-                            s.seg_flags[i] |= 2
-                        cost = 1 + s.seg[e]
-                        if s.seg[i] < 0 or cost < s.seg[i]:
-                            s.seg[i] = cost
-                            s.seg_next[i] = <int32_t>e
-                if s.seg[i] < 0:            # no known word starts here: an unknown stretch does
-                    s.seg[i] = UNKNOWN_COST + s.seg[nxt]
-                    s.seg_next[i] = <int32_t>nxt
-                    s.seg_flags[i] |= 4
-                if s.seg_flags[i] & 2:
-                    nxt = i
-            i -= 1
-        i = 0
-        while i < n:
-            j = s.seg_next[i]
-            while s.seg_flags[i] & 4 and j < n and s.seg_flags[j] & 4:   # merge unknown stretches
-                j = s.seg_next[j]
-            if self.piece(s, a + i, a + j, words) < 0:
-                return -1
-            i = j
-        return 0
-
-    cdef int normalize(self, Chars* w, Chars* out) noexcept nogil:
-        """str.lower() and/or NFD with Mn removed, per character; the final sigma and NFD's canonical
-        reordering are the only context the reference's whole-word calls add, and are handled here.
-        out.pos holds the index in `w` of the character each output character came from."""
-        cdef Py_ssize_t i, k, n_reorder = 0
-        cdef uint32_t cp, m
-        cdef uint16_t f
-        cdef const uint32_t* seq
-        out.n = 0
-        if chars_reserve(out, w.n) < 0:
-            return -1
-        for i in range(w.n):
-            cp = w.cp[i]
-            f = self.flags[cp]
-            if not self.lower and not self.strip:
-                out.cp[out.n] = cp
-                out.pos[out.n] = i
-                out.n += 1
-                continue
-            if f & F_REORDER:
-                n_reorder += 1
-            if self.lower and cp == CAPITAL_SIGMA:
-                if chars_push(out, FINAL_SIGMA if self.final_sigma(w, i) else SMALL_SIGMA, i) < 0:
-                    return -1
-            elif f & F_MAPPED:
-                seq = self.pool + self.map_off[cp]
-                for k in range(1, seq[0] + 1):
-                    if chars_push(out, seq[k], i) < 0:
-                        return -1
-            elif chars_push(out, cp, i) < 0:
-                return -1
-        if self.strip:
-            if n_reorder >= 2:
-                self.canonical_reorder(out)
-            k = 0
-            for i in range(out.n):
-                m = out.cp[i]
-                if not (self.flags[m] & F_MN):
-                    out.cp[k] = m
-                    out.pos[k] = out.pos[i]
-                    k += 1
-            out.n = k
-        return 0
-
-    cdef bint final_sigma(self, Chars* w, Py_ssize_t i) noexcept nogil:
-        """Python's Final_Sigma context: cased (case-ignorable)* SIGMA, not followed by (case-ignorable)* cased."""
-        cdef Py_ssize_t j = i - 1
-        while j >= 0 and self.flags[w.cp[j]] & F_CASE_IGNORABLE:
-            j -= 1
-        if j < 0 or not (self.flags[w.cp[j]] & F_CASED):
-            return False
-        j = i + 1
-        while j < w.n and self.flags[w.cp[j]] & F_CASE_IGNORABLE:
-            j += 1
-        return j == w.n or not (self.flags[w.cp[j]] & F_CASED)
-
-    cdef void canonical_reorder(self, Chars* c) noexcept nogil:
-        """Stable sort of each run of non-starters by combining class (NFD's canonical ordering). Only the code
-        points move: c.pos stays in text order, so every span covers a stretch of the text (a piece that ends
-        inside a reordered run covers the run's characters in text order, not the ones it took)."""
-        cdef Py_ssize_t i, j
-        cdef uint32_t cp
-        for i in range(1, c.n):
-            cp = c.cp[i]
-            if self.ccc[cp] == 0:
-                continue
-            j = i
-            while j > 0 and self.ccc[c.cp[j - 1]] > self.ccc[cp]:
-                c.cp[j] = c.cp[j - 1]
-                j -= 1
-            c.cp[j] = cp
 
     cdef int piece(self, Scratch* s, Py_ssize_t a, Py_ssize_t b, list words) noexcept nogil:
         """Emits norm[a:b] as one basic token (into `words`) or as WordPiece pieces (into s.toks)."""
         if a >= b:
             return 0
         if words is not None:
-            if self.ml and self.n_real(&s.norm, a, b, True) == 0:
+            if self.ml and n_matched(&self.wp, &s.norm, a, b, True) == 0:
                 return 0
             with gil:
                 words.append(PyUnicode_FromKindAndData(4, s.norm.cp + a, b - a))
             return 0
         if self.ml:
-            return self.wordpiece_transparent(&s.norm, a, b, &s.toks, False)
-        return self.wordpiece(&s.norm, a, b, &s.toks)
-
-    cdef inline bint transparent(self, uint32_t cp, bint all_soft) noexcept nogil:
-        """Multilingual: skipped by WordPiece (soft characters the vocab has no piece with, or all of them)."""
-        cdef int k
-        if not (self.flags[cp] & F_SOFT) and cp != NNBSP:
-            return False
-        if all_soft:
-            return True
-        for k in range(self.n_soft_kept):
-            if self.soft_kept[k] == cp:
-                return False
-        return True
-
-    cdef Py_ssize_t n_real(self, Chars* c, Py_ssize_t a, Py_ssize_t b, bint all_soft) noexcept nogil:
-        cdef Py_ssize_t k, n = 0
-        for k in range(a, b):
-            if not self.transparent(c.cp[k], all_soft):
-                n += 1
-        return n
-
-    cdef int wordpiece_transparent(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t,
-                                   bint all_soft) noexcept nogil:
-        """WordPiece that steps over transparent characters while their spans stay covered; if the vocab's
-        pieces with soft characters leave the word unmatched, it is matched again without them."""
-        cdef Py_ssize_t mark = t.n, s = a, k, e, best_end, n = self.n_real(c, a, b, all_soft)
-        cdef int32_t node, best_id
-        cdef const TrieView* trie = &self.tv
-        if n == 0:
-            return toks_push(t, PENDING, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
-        if n <= self.max_chars:
-            while s < b:
-                node = trie.start_root if t.n == mark else trie.cont_root
-                best_end = -1
-                best_id = -1
-                k = s
-                while k < b:
-                    if self.transparent(c.cp[k], all_soft):
-                        k += 1
-                        continue
-                    node = trie_child(trie, node, c.cp[k])
-                    if node == NO_NODE:
-                        break
-                    k += 1
-                    if trie.values[node] >= 0:
-                        best_end = k
-                        best_id = trie.values[node]
-                if best_end < 0:
-                    break
-                e = best_end
-                if self.n_real(c, e, b, all_soft) == 0:
-                    e = b
-                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[e - 1]) < 0:
-                    return -1
-                s = e
-            if s >= b:
-                return 0
-        t.n = mark
-        if not all_soft and self.n_real(c, a, b, True) < n:
-            return self.wordpiece_transparent(c, a, b, t, True)
-        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
-
-    cdef int wordpiece(self, Chars* c, Py_ssize_t a, Py_ssize_t b, Toks* t) noexcept nogil:
-        """Greedy longest-match-first; a word too long or with an unmatched position becomes [UNK]."""
-        cdef Py_ssize_t mark = t.n, s = a, k, best_end
-        cdef int32_t node, best_id
-        cdef const TrieView* trie = &self.tv
-        if b - a <= self.max_chars:
-            while s < b:
-                node = trie.start_root if s == a else trie.cont_root
-                best_end = -1
-                best_id = -1
-                k = s
-                while k < b:
-                    node = trie_child(trie, node, c.cp[k])
-                    if node == NO_NODE:
-                        break
-                    k += 1
-                    if trie.values[node] >= 0:
-                        best_end = k
-                        best_id = trie.values[node]
-                if best_end < 0:
-                    break
-                if toks_push(t, best_id, <int32_t>c.pos[s], <int32_t>c.pos[best_end - 1]) < 0:
-                    return -1
-                s = best_end
-            if s == b:
-                return 0
-        t.n = mark
-        return toks_push(t, self.unk_id, <int32_t>c.pos[a], <int32_t>c.pos[b - 1])
+            return wordpiece_transparent(&self.wp, &s.norm, a, b, &s.real, &s.toks, False)
+        return wordpiece(&self.wp, &s.norm, a, b, &s.toks)
 
     # -- Python entry points --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ All loops run without the GIL; the Python side decides what to add and remove.
 from cpython.unicode cimport PyUnicode_FromKindAndData
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc, calloc
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp
 
 import numpy as np
 cimport numpy as cnp
@@ -20,15 +20,9 @@ cimport numpy as cnp
 cnp.import_array()
 
 from wptk._native.hashing cimport mix
+from wptk._native.trie cimport CONT_ROOT, NO_NODE, START_ROOT, Trie, greedy_pieces, trie_child
 from wptk._native.pyunicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                                      PyUnicode_READY)
-
-cdef enum:
-    NO_NODE = -1
-    EMPTY_KEY = -1
-
-
-
 
 cdef inline uint64_t table_size(Py_ssize_t n) noexcept nogil:
     """A power of two at least twice n (load factor <= 0.5)."""
@@ -92,75 +86,54 @@ cdef class Words:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# A candidate vocabulary as a trie: one open-addressing table (node, code point) -> child
+# A candidate vocabulary: the shared trie (wptk/_native/trie.pxd) with ids handed out in order of addition
 
-cdef class PieceTrie:
+cdef class PieceTrie(Trie):
     """A growing and shrinking vocabulary for greedy longest-match lookup, with two roots (word starts and
     '##' continuations). Token ids are given in order of addition and never reused; a removed token's node
     simply stops being an entry."""
-    cdef uint64_t* keys
-    cdef int32_t* children
-    cdef int32_t* values            # per node: id of the token ending there, or -1
     cdef int64_t* node_of           # per token id: its node
-    cdef uint64_t mask
-    cdef Py_ssize_t n_edges
-    cdef int32_t n_nodes, node_cap
     cdef readonly int32_t n_tokens  # ids handed out so far (removed ones included)
     cdef Py_ssize_t id_cap
 
     def __cinit__(self):
-        self.mask = 1023
-        self.keys = <uint64_t*>malloc((self.mask + 1) * sizeof(uint64_t))
-        self.children = <int32_t*>malloc((self.mask + 1) * sizeof(int32_t))
-        self.node_cap = 1024
-        self.values = <int32_t*>malloc(self.node_cap * sizeof(int32_t))
         self.id_cap = 1024
         self.node_of = <int64_t*>malloc(self.id_cap * sizeof(int64_t))
-        if self.keys == NULL or self.children == NULL or self.values == NULL or self.node_of == NULL:
+        if self.node_of == NULL:
             raise MemoryError()
-        memset(self.keys, 0xFF, (self.mask + 1) * sizeof(uint64_t))
-        memset(self.values, 0xFF, self.node_cap * sizeof(int32_t))
-        self.n_nodes = 2                # 0: word-start root, 1: continuation root
-        self.n_edges = 0
-        self.n_tokens = 0
 
     def __dealloc__(self):
-        free(self.keys)
-        free(self.children)
-        free(self.values)
         free(self.node_of)
 
     def add(self, str token):
         """Adds `token` ('##x' = continuation piece x) and returns its id; an existing entry keeps its id."""
-        cdef Py_ssize_t j, begin = 2 if token.startswith("##") and len(token) > 2 else 0
-        cdef int32_t node = 1 if begin else 0
-        for j in range(begin, len(token)):
-            node = self._child_or_new(node, ord(token[j]))
-        return self._entry(node)
+        if token.startswith("##") and len(token) > 2:
+            return self._entry(self.insert(CONT_ROOT, token, 2))
+        return self._entry(self.insert(START_ROOT, token, 0))
 
     def add_substring(self, Words words, Py_ssize_t word, Py_ssize_t start, Py_ssize_t end):
         """Adds words[word][start:end] (a continuation piece when start > 0) and returns its id."""
         if not (0 <= word < words.n_words and 0 <= start <= end <= words.off[word + 1] - words.off[word]):
             raise IndexError("no such substring")
         cdef const uint32_t* cp = words.cp + words.off[word]
-        cdef int32_t node = 1 if start > 0 else 0
+        cdef int32_t node = CONT_ROOT if start > 0 else START_ROOT
         cdef Py_ssize_t j
         for j in range(start, end):
-            node = self._child_or_new(node, cp[j])
+            node = self.step(node, cp[j])
         return self._entry(node)
 
     def remove(self, int32_t token_id):
         """Removes a token: greedy matching no longer stops at it."""
-        if 0 <= token_id < self.n_tokens and self.values[self.node_of[token_id]] == token_id:
-            self.values[self.node_of[token_id]] = -1
+        if self.contains(token_id):
+            self.set_value(<int32_t>self.node_of[token_id], -1)
 
     def contains(self, int32_t token_id):
-        return 0 <= token_id < self.n_tokens and self.values[self.node_of[token_id]] == token_id
+        return 0 <= token_id < self.n_tokens and self.view.values[self.node_of[token_id]] == token_id
 
     cdef int32_t _entry(self, int32_t node) except -1:
         cdef void* p
-        if self.values[node] >= 0:
-            return self.values[node]
+        if self.view.values[node] >= 0:
+            return self.view.values[node]
         if self.n_tokens == self.id_cap:
             p = realloc(self.node_of, 2 * self.id_cap * sizeof(int64_t))
             if p == NULL:
@@ -168,98 +141,9 @@ cdef class PieceTrie:
             self.node_of = <int64_t*>p
             self.id_cap *= 2
         self.node_of[self.n_tokens] = node
-        self.values[node] = self.n_tokens
+        self.set_value(node, self.n_tokens)
         self.n_tokens += 1
         return self.n_tokens - 1
-
-    cdef int32_t _child_or_new(self, int32_t node, uint32_t cp) except -1:
-        cdef uint64_t key = (<uint64_t>node << 21) | cp
-        cdef uint64_t slot = mix(key) & self.mask
-        cdef void* p
-        while self.keys[slot] != <uint64_t>EMPTY_KEY:
-            if self.keys[slot] == key:
-                return self.children[slot]
-            slot = (slot + 1) & self.mask
-        if self.n_nodes == self.node_cap:
-            p = realloc(self.values, 2 * self.node_cap * sizeof(int32_t))
-            if p == NULL:
-                raise MemoryError()
-            self.values = <int32_t*>p
-            memset(self.values + self.node_cap, 0xFF, self.node_cap * sizeof(int32_t))
-            self.node_cap *= 2
-        self.keys[slot] = key
-        self.children[slot] = self.n_nodes
-        self.n_nodes += 1
-        self.n_edges += 1
-        if <uint64_t>(2 * self.n_edges) > self.mask:
-            self._grow_table()
-        return self.n_nodes - 1
-
-    cdef int _grow_table(self) except -1:
-        cdef uint64_t old_size = self.mask + 1, new_mask = 2 * old_size - 1, i, slot
-        cdef uint64_t* old_keys = self.keys
-        cdef int32_t* old_children = self.children
-        cdef uint64_t* keys = <uint64_t*>malloc((new_mask + 1) * sizeof(uint64_t))
-        cdef int32_t* children = <int32_t*>malloc((new_mask + 1) * sizeof(int32_t))
-        if keys == NULL or children == NULL:
-            free(keys)
-            free(children)
-            raise MemoryError()
-        memset(keys, 0xFF, (new_mask + 1) * sizeof(uint64_t))
-        for i in range(old_size):
-            if old_keys[i] != <uint64_t>EMPTY_KEY:
-                slot = mix(old_keys[i]) & new_mask
-                while keys[slot] != <uint64_t>EMPTY_KEY:
-                    slot = (slot + 1) & new_mask
-                keys[slot] = old_keys[i]
-                children[slot] = old_children[i]
-        free(old_keys)
-        free(old_children)
-        self.keys = keys
-        self.children = children
-        self.mask = new_mask
-        return 0
-
-    cdef inline int32_t child(self, int32_t node, uint32_t cp) noexcept nogil:
-        cdef uint64_t key = (<uint64_t>node << 21) | cp
-        cdef uint64_t slot = mix(key) & self.mask
-        cdef uint64_t k
-        while True:
-            k = self.keys[slot]
-            if k == key:
-                return self.children[slot]
-            if k == <uint64_t>EMPTY_KEY:
-                return NO_NODE
-            slot = (slot + 1) & self.mask
-
-    cdef Py_ssize_t greedy(self, const uint32_t* cp, Py_ssize_t n, int32_t excluded,
-                           int32_t* ends, int32_t* ids) noexcept nogil:
-        """Greedy longest-match-first pieces of cp[:n], skipping token `excluded`; the number of pieces, or -1
-        when some position has no piece (the word would become [UNK])."""
-        cdef Py_ssize_t s = 0, k, best_end, count = 0
-        cdef int32_t node, best_id, v
-        while s < n:
-            node = 0 if s == 0 else 1
-            best_end = -1
-            best_id = -1
-            k = s
-            while k < n:
-                node = self.child(node, cp[k])
-                if node == NO_NODE:
-                    break
-                k += 1
-                v = self.values[node]
-                if v >= 0 and v != excluded:
-                    best_end = k
-                    best_id = v
-            if best_end < 0:
-                return -1
-            if ends != NULL:
-                ends[count] = <int32_t>best_end
-                ids[count] = best_id
-            count += 1
-            s = best_end
-        return count
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -428,8 +312,8 @@ cdef class Grower:
 
     cdef void segment(self, int64_t i) noexcept nogil:
         cdef int64_t a = self.words.off[i]
-        self.n_pieces[i] = <int32_t>self.trie.greedy(self.words.cp + a, self.words.off[i + 1] - a, -1,
-                                                     self.piece_end + a, self.piece_id + a)
+        self.n_pieces[i] = <int32_t>greedy_pieces(&self.trie.view, self.words.cp + a, self.words.off[i + 1] - a,
+                                                  -1, self.piece_end + a, self.piece_id + a)
 
     cdef int count_pairs(self, int64_t i, int64_t sign) noexcept nogil:
         """Adds (sign = 1) or subtracts (-1) word i's adjacent piece pairs, weighted by its count."""
@@ -501,11 +385,11 @@ cdef class Grower:
         cdef int32_t end = self.piece_end[a + k], n = <int32_t>(self.words.off[i + 1] - a)
         cdef int32_t node = <int32_t>self.trie.node_of[self.piece_id[a + k]], v
         while end < n:
-            node = self.trie.child(node, self.words.cp[a + end])
+            node = trie_child(&self.trie.view, node, self.words.cp[a + end])
             if node == NO_NODE:
                 return False
             end += 1
-            v = self.trie.values[node]
+            v = self.trie.view.values[node]
             if v >= first_new_id:
                 return True
         return False
@@ -562,8 +446,8 @@ cdef class Segmentation:
             for r in range(self.n_rows):
                 i = self.row[r]
                 self.piece_off[r] = at
-                n = trie.greedy(words.cp + words.off[i], words.off[i + 1] - words.off[i], -1, ends + at,
-                                self.piece_id + at)
+                n = greedy_pieces(&trie.view, words.cp + words.off[i], words.off[i + 1] - words.off[i], -1,
+                                  ends + at, self.piece_id + at)
                 if n < 0:              # unsegmentable: no pieces, left out of every statistic
                     bad += 1
                     bad_count += words.w[i]
@@ -632,7 +516,7 @@ cdef class Segmentation:
                             break
                     if seen:
                         continue
-                    n_new = trie.greedy(words.cp + words.off[i], length, t, NULL, NULL)
+                    n_new = greedy_pieces(&trie.view, words.cp + words.off[i], length, t, NULL, NULL)
                     if n_new < 0:
                         n_new = length
                     cost[t] += (n_new - n) * words.w[i]
