@@ -111,3 +111,20 @@ def test_local_workers_inherit_their_settings(monkeypatch):
     workers.prepare_local_workers()
     assert os.environ["PYTHONPATH"] == os.pathsep.join([str(REPO_ROOT), "elsewhere"])
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ[workers.FAST_EXIT_ENV] == "1"
+
+
+@pytest.mark.parametrize("job, args", [
+    ("create_pretraining_data", ["--vocab_file=wptk/data/sample_vocab.txt", "--output_dir=unused"]),
+    ("word_count", ["--output=unused"]),
+])
+def test_the_jobs_run_as_modules_of_the_installed_package(job, args, monkeypatch):
+    """Without a checkout (pipelines/ is not installed) `python -m wptk.beam.<job>` is the job's command, and its
+    messages name it so."""
+    proc = subprocess.run([sys.executable, "-m", f"wptk.beam.{job}", "--input_file=missing.txt", *args,
+                           "--runner=FnApiRunner"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert (proc.returncode, proc.stderr) == (1, f"python -m pipelines.{job}: error: input file not found: "
+                                                 "missing.txt\n")
+    from wptk.program import beam_job_command
+    assert beam_job_command(job) == f"python -m pipelines.{job}"          # this checkout
+    monkeypatch.setattr(os.path, "isfile", lambda path: False)          # an installed wptk: no pipelines/ beside it
+    assert beam_job_command(job) == f"python -m wptk.beam.{job}"

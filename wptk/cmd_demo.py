@@ -95,7 +95,8 @@ def run(args):
           f"counts and flags in {os.path.join(output_dir, 'summary.json')}")
     print(f"  look at them: wptk inspect {output_dir} --vocab {vocab}; read them with tf.data.TFRecordDataset(files) "
           "and run_pretraining.py's feature spec")
-    print("next: python -m pipelines.create_pretraining_data --help   (your corpus, on any Beam runner)")
+    from wptk.program import beam_job_command
+    print(f"next: {beam_job_command('create_pretraining_data')} --help   (your corpus, on any Beam runner)")
     return 0
 
 

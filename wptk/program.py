@@ -21,6 +21,15 @@ def quiet_grpc_logs():
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
+def beam_job_command(job):
+    """How to start Beam job `job` here: `python -m pipelines.<job>` from a source checkout (as the README shows),
+    else `python -m wptk.beam.<job>` (an installed wptk has no pipelines/)."""
+    checkout = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipelines")
+    if os.path.isfile(os.path.join(checkout, f"{job}.py")):
+        return f"python -m pipelines.{job}"
+    return f"python -m wptk.beam.{job}"
+
+
 def run_beam_program(module):
     """Runs a Beam job's main() (of wptk.beam.`module`) as a program: gRPC quiet, no IPython probe, and exit
     without interpreter teardown (wptk.beam.workers)."""

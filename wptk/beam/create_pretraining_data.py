@@ -51,6 +51,11 @@ import tempfile
 import time
 import uuid
 
+from wptk.program import beam_job_command, quiet_grpc_logs  # noqa: E402
+
+if __name__ == "__main__":      # run as `python -m wptk.beam.create_pretraining_data`: gRPC quiet before Beam loads it
+    quiet_grpc_logs()
+
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -67,7 +72,7 @@ from wptk.flags import (ArgumentParser, BoolFlag, absl_argv, add_pretraining_fla
                         pretraining_config, require_output_unless_plan, tokenizer_options)
 from wptk.reader import dropped_bytes_warning
 
-PROG = "python -m pipelines.create_pretraining_data"
+PROG = beam_job_command("create_pretraining_data")
 MB = 1 << 20
 AUTO_SPLITS, MIN_AUTO_SPLIT, MAX_AUTO_SPLIT = 64, 1 << 20, 64 << 20   # --input_split_mb=0
 STAGING_PREFIX = ".wptk-shuffle-"
@@ -363,3 +368,7 @@ def main(argv=None):
     from wptk.program import run_guarded
     return run_guarded(PROG, run, sys.argv[1:] if argv is None else list(argv))
 
+
+if __name__ == "__main__":
+    from wptk.program import run_beam_program
+    run_beam_program("create_pretraining_data")

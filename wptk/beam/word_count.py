@@ -36,6 +36,11 @@ import time
 import uuid
 import zlib
 
+from wptk.program import beam_job_command, quiet_grpc_logs  # noqa: E402
+
+if __name__ == "__main__":      # run as `python -m wptk.beam.word_count`: gRPC quiet before Beam loads it
+    quiet_grpc_logs()
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -53,7 +58,7 @@ from wptk.reader import Utf8Decoder, line_blocks, max_line_bytes
 
 fast_worker_exit()      # in a local worker process: no interpreter teardown after the job (wptk.beam.workers)
 
-PROG = "python -m pipelines.word_count"
+PROG = beam_job_command("word_count")
 MB = 1 << 20
 READ_CHUNK = 4 << 20             # text handed to the tokenizer at once (whole lines)
 COUNTERS = ("bytes", "words", "dropped_utf8_bytes", "ranges")
@@ -313,3 +318,8 @@ def run(argv):
 def main(argv=None):
     from wptk.program import run_guarded
     return run_guarded(PROG, run, sys.argv[1:] if argv is None else list(argv))
+
+
+if __name__ == "__main__":
+    from wptk.program import run_beam_program
+    run_beam_program("word_count")
